@@ -1,0 +1,66 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buildinfo.h"
+#include "cli/cli.h"
+#include "plugin/loader.h"
+#include "util/log.h"
+
+static const char build_usage[] =
+    "Usage: lkb build [OPTIONS] CONFIG.yml [CONFIG.yml...]\n"
+    "\n"
+    "Build an image from one or more LinuxKit YAML files (merged in order; - is stdin).\n"
+    "Flags may be written -flag, --flag, -flag=value or --flag value.\n"
+    "\n"
+    "  -format, -f FMT        output format, repeatable and comma-separated\n"
+    "                         (default kernel+initrd; see 'lkb formats')\n"
+    "  -format-opt KEY=VALUE  option for the format plugin (repeatable)\n"
+    "  -name NAME             base name of outputs (default: last config's basename)\n"
+    "  -dir DIR               directory for outputs (default: current directory)\n"
+    "  -o, -output FILE       single output file for a streamable format (tar)\n"
+    "  -size SIZE             disk size for disk formats: 512M, 2G (default 1024M)\n"
+    "  -arch ARCH             target architecture: amd64, arm64 (default: host)\n"
+    "  -cache DIR             image cache (default: $LKB_CACHE or ~/.cache/lkb)\n"
+    "  -pull                  refresh images from the registry even when cached\n"
+    "  -offline               use only the cache; fail naming what is missing\n"
+    "  -decompress-kernel     store an uncompressed kernel\n"
+    "  -initrd-compression C  gzip (default), zstd, lz4 or none\n"
+    "  -dry-run               print the merged configuration and exit\n"
+    "  -no-sbom, -sbom-output, -sbom-current-time\n"
+    "                         accepted for LinuxKit compatibility; lkb writes no SBOM\n"
+    "  -docker                refused: lkb never talks to a Docker daemon\n"
+    "  -input-tar FILE        not supported yet\n"
+    "  -v, -verbose [N]       more output; -q, -quiet less\n";
+
+int lkb_cmd_build(int argc, char **argv)
+{
+    struct lkb_build_opts opts;
+    struct lkb_error err;
+    lkb_error_clear(&err);
+    if (lkb_cli_parse_build(argc, argv, &opts, &err) < 0) {
+        if (err.kind == LKB_ERR_NONE) {
+            fputs(build_usage, stdout);
+            return 0;
+        }
+        fprintf(stderr, "lkb: error: %s\n\n%s", err.msg, build_usage);
+        return lkb_error_exit_code(err.kind);
+    }
+    if (opts.verbose < 0)
+        lkb_log_set_level(LKB_LOG_WARN);
+    else if (opts.verbose > 1)
+        lkb_log_set_level(LKB_LOG_DEBUG);
+
+    int rc;
+    if (opts.docker) {
+        lkb_error_set(&err, LKB_ERR_USAGE,
+                      "-docker is not supported: lkb never uses a Docker daemon; import local "
+                      "images with 'lkb cache import' instead");
+        rc = lkb_cli_fail(&err);
+    } else {
+        lkb_error_set(&err, LKB_ERR_INTERNAL, "the build pipeline is not implemented yet");
+        rc = lkb_cli_fail(&err);
+    }
+    lkb_build_opts_free(&opts);
+    return rc;
+}

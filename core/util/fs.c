@@ -1,0 +1,192 @@
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int lkb_fs_mkdir_p(const char *path, mode_t mode, struct lkb_error *err)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return lkb_error_set(err, LKB_ERR_IO, "path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return lkb_error_errno(err, LKB_ERR_IO, errno, "creating directory %s", buf);
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
+        return lkb_error_set(err, LKB_ERR_IO, "%s exists and is not a directory", path);
+    return 0;
+}
+
+int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s/%s.XXXXXX", tmp, prefix);
+    if (!mkdtemp(buf))
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
+    if (!(*out = strdup(buf))) {
+        rmdir(buf);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
+    return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int lkb_fs_remove_tree(const char *path, struct lkb_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
+    if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
+    return 0;
+}
+
+int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mode,
+                         struct lkb_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    size_t n = strlen(path) + 16;
+    f->final_path = strdup(path);
+    f->tmp_path = malloc(n);
+    if (!f->final_path || !f->tmp_path) {
+        lkb_atomic_file_abort(f);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    snprintf(f->tmp_path, n, "%s.tmp-XXXXXX", path);
+    f->fd = mkstemp(f->tmp_path);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->tmp_path);
+        f->tmp_path = NULL;
+        lkb_atomic_file_abort(f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "creating %s", path);
+    }
+    if (fchmod(f->fd, mode) < 0) {
+        int e = errno;
+        lkb_atomic_file_abort(f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "chmod %s", path);
+    }
+    return 0;
+}
+
+int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
+{
+    if (fsync(f->fd) < 0) {
+        int e = errno;
+        lkb_atomic_file_abort(f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", f->final_path);
+    }
+    if (close(f->fd) < 0) {
+        int e = errno;
+        f->fd = -1;
+        lkb_atomic_file_abort(f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", f->final_path);
+    }
+    f->fd = -1;
+    if (rename(f->tmp_path, f->final_path) < 0) {
+        int e = errno;
+        lkb_atomic_file_abort(f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "renaming into %s", f->final_path);
+    }
+    free(f->tmp_path);
+    free(f->final_path);
+    f->tmp_path = f->final_path = NULL;
+    return 0;
+}
+
+void lkb_atomic_file_abort(struct lkb_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp_path)
+        unlink(f->tmp_path);
+    free(f->tmp_path);
+    free(f->final_path);
+    f->fd = -1;
+    f->tmp_path = f->final_path = NULL;
+}
+
+int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,
+                        struct lkb_error *err)
+{
+    struct lkb_atomic_file f;
+    if (lkb_atomic_file_open(&f, path, mode, err) < 0)
+        return -1;
+    const char *p = data;
+    while (size) {
+        ssize_t w = write(f.fd, p, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            lkb_atomic_file_abort(&f);
+            return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", path);
+        }
+        p += w;
+        size -= (size_t)w;
+    }
+    return lkb_atomic_file_commit(&f, err);
+}
+
+int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", path);
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + len, 1, cap - len, fp);
+        len += r;
+        if (len < cap)
+            break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (!buf)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading %s", path);
+    if (failed) {
+        free(buf);
+        return lkb_error_set(err, LKB_ERR_IO, "error reading %s", path);
+    }
+    buf[len] = '\0';
+    *data = buf;
+    if (size)
+        *size = len;
+    return 0;
+}

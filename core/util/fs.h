@@ -1,0 +1,44 @@
+/* Small file-system helpers shared by every module: atomic writes, temp
+ * directories, recursive removal. */
+#ifndef LKB_UTIL_FS_H
+#define LKB_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* mkdir -p. Existing directories are fine. */
+int lkb_fs_mkdir_p(const char *path, mode_t mode, struct lkb_error *err);
+
+/* Create a fresh directory under $TMPDIR (or /tmp) named PREFIX.XXXXXX.
+ * *out is malloc'd. */
+int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err);
+
+/* rm -rf without following symlinks. A missing path is not an error. */
+int lkb_fs_remove_tree(const char *path, struct lkb_error *err);
+
+/* Write data to path via a temporary file in the same directory, fsync,
+ * then rename: readers see the old file or the whole new one, never a
+ * partial one. */
+int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,
+                        struct lkb_error *err);
+
+/* Read a whole file; *data is malloc'd and NUL-terminated (not counted). */
+int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err);
+
+/* An output file being written: data goes to "<path>.tmp-XXXXXX" in the
+ * same directory; commit renames it into place, abort removes it, so a
+ * failed build leaves nothing behind. */
+struct lkb_atomic_file {
+    int fd;
+    char *final_path;
+    char *tmp_path;
+};
+
+int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mode,
+                         struct lkb_error *err);
+int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err);
+void lkb_atomic_file_abort(struct lkb_atomic_file *f);
+
+#endif

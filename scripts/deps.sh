@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install every Debian package lkb needs to build and test. Idempotent and
+# fast when everything is present (no apt-get update then).
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config
+  libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
+  # tests
+  libcriterion-dev clang python3 curl openssl apache2-utils cpio file
+  docker-registry skopeo
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,15 @@
+# Helpers for shell tests: source it. Every check prints what it expected.
+set -euo pipefail
+: "${LKB_BIN:?LKB_BIN must point at the lkb binary (run through ctest)}"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/lkb-shtest.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect_rc CODE CMD... : run CMD, capture stdout/stderr in $TMP/out $TMP/err
+expect_rc() {
+  local want=$1; shift
+  set +e; "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?; set -e
+  [ "$rc" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "'$*' exited $rc, want $want"; }
+}
+expect_in() { # expect_in FILE TEXT
+  grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }
+}

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/utsname.h>
 
 #include "cli/cli.h"
 
@@ -100,20 +99,6 @@ int lkb_cli_parse_size(const char *s, uint64_t *bytes, struct lkb_error *err)
         return lkb_error_set(err, LKB_ERR_USAGE, "-size \"%s\" is too large", s);
     *bytes = n * unit;
     return 0;
-}
-
-const char *lkb_cli_host_arch(void)
-{
-    static struct utsname u;
-    if (uname(&u) < 0)
-        return "amd64";
-    if (strcmp(u.machine, "x86_64") == 0)
-        return "amd64";
-    if (strcmp(u.machine, "aarch64") == 0)
-        return "arm64";
-    if (strcmp(u.machine, "riscv64") == 0 || strcmp(u.machine, "s390x") == 0)
-        return u.machine;
-    return u.machine;
 }
 
 static int push_str(char ***v, size_t *n, const char *s, size_t len)

@@ -7,28 +7,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "build/options.h"
 #include "util/error.h"
 
-struct lkb_build_opts {
-    char **formats; /* each -format value, split on ',' */
-    size_t n_formats;
-    const char *name;
-    const char *dir;
-    const char *output; /* -o / --o / -output */
-    const char *arch;
-    const char *cache_dir;
-    const char *input_tar;
-    const char *sbom_output;
-    const char *initrd_compression;
-    uint64_t size_bytes; /* -size; LinuxKit default 1024M */
-    bool size_set;
-    bool pull, docker, decompress_kernel, no_sbom, sbom_current_time, dry_run, offline;
-    struct lkb_option *format_opts; /* -format-opt KEY=VALUE */
-    size_t n_format_opts;
-    char **configs;
-    size_t n_configs;
-    int verbose; /* -1 quiet, 0 default, 1.. more */
-};
+
 
 /* Parse `lkb build` arguments (argv[0] is "build"). Strings point into argv
  * or are owned by opts. */
@@ -40,9 +22,6 @@ int lkb_cli_parse_size(const char *s, uint64_t *bytes, struct lkb_error *err);
 
 /* Parse a LinuxKit/Go-style boolean ("true", "false", "1", "0", ...). */
 int lkb_cli_parse_bool(const char *s, bool *out, struct lkb_error *err);
-
-/* Host architecture in OCI naming (amd64, arm64, ...). */
-const char *lkb_cli_host_arch(void);
 
 /* Entry points, returning the process exit code. */
 int lkb_cli_main(int argc, char **argv);

@@ -4,6 +4,7 @@
 
 #include "buildinfo.h"
 #include "cli/cli.h"
+#include "build/plan.h"
 #include "plugin/loader.h"
 
 static const char formats_usage[] =
@@ -35,10 +36,14 @@ int lkb_cmd_formats(int argc, char **argv)
         lkb_plugin_set_free(&set);
         return lkb_cli_fail(&err);
     }
-    printf("%-20s %-50s %s\n", "FORMAT", "DESCRIPTION", "PLUGIN");
+    printf("%-20s %-56s %s\n", "FORMAT", "DESCRIPTION", "PROVIDED BY");
+    size_t nb;
+    const struct lkb_builtin_info *b = lkb_builtin_formats(&nb);
+    for (size_t i = 0; i < nb; i++)
+        printf("%-20s %-56s %s\n", b[i].name, b[i].description, "built in");
     for (size_t i = 0; i < set.n_formats; i++) {
         const struct lkb_loaded_format *f = &set.formats[i];
-        printf("%-20s %-50s %s (%s %s)\n", f->fmt.name,
+        printf("%-20s %-56s %s (%s %s)\n", f->fmt.name,
                f->fmt.description ? f->fmt.description : "", f->plugin->path,
                f->plugin->desc.name, f->plugin->desc.version ? f->plugin->desc.version : "");
     }

@@ -104,6 +104,7 @@ Test(args, format_opts_collected)
     cr_assert_str_eq(o.format_opts[0].value, "/x");
     cr_assert_str_eq(o.format_opts[1].key, "a");
     cr_assert_str_eq(o.format_opts[1].value, "b=c");
+    lkb_build_opts_free(&o);
     cr_assert_eq(PARSE("-format-opt", "novalue", "y.yml"), -1);
 }
 

@@ -10,6 +10,8 @@ PKGS=(
   # tests
   libcriterion-dev clang python3 curl openssl apache2-utils cpio file
   docker-registry skopeo
+  # boot tests and disk-image checks
+  qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs
 )
 
 missing=()

@@ -98,22 +98,18 @@ int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mod
 
 int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
 {
-    if (fsync(f->fd) < 0) {
-        int e = errno;
+    const char *what = NULL;
+    int e = 0;
+    if (fsync(f->fd) < 0)
+        what = "writing", e = errno;
+    else if (close(f->fd) < 0)
+        what = "writing", e = errno, f->fd = -1;
+    else if ((f->fd = -1, rename(f->tmp_path, f->final_path) < 0))
+        what = "renaming into", e = errno;
+    if (what) {
+        lkb_error_errno(err, LKB_ERR_IO, e, "%s %s", what, f->final_path);
         lkb_atomic_file_abort(f);
-        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", f->final_path);
-    }
-    if (close(f->fd) < 0) {
-        int e = errno;
-        f->fd = -1;
-        lkb_atomic_file_abort(f);
-        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", f->final_path);
-    }
-    f->fd = -1;
-    if (rename(f->tmp_path, f->final_path) < 0) {
-        int e = errno;
-        lkb_atomic_file_abort(f);
-        return lkb_error_errno(err, LKB_ERR_IO, e, "renaming into %s", f->final_path);
+        return -1;
     }
     free(f->tmp_path);
     free(f->final_path);

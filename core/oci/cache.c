@@ -1,0 +1,358 @@
+/* The cache directory: opening/creating it, blob files, ingest temp files
+ * and the two lock files. index.json lives in cache_index.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oci/internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+static const char layout_json[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
+static const char empty_index[] =
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+    "\"manifests\":[]}";
+
+int lkb_cache_default_dir(char **out, struct lkb_error *err)
+{
+    const char *v = getenv("LKB_CACHE");
+    if (v && *v)
+        *out = strdup(v);
+    else if ((v = getenv("XDG_CACHE_HOME")) && *v)
+        *out = oci_strdup_printf("%s/lkb", v);
+    else if ((v = getenv("HOME")) && *v)
+        *out = oci_strdup_printf("%s/.cache/lkb", v);
+    else
+        return lkb_error_set(err, LKB_ERR_USAGE,
+                             "no cache directory: set -cache, LKB_CACHE or HOME");
+    return *out ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+}
+
+struct lkb_cache *lkb_cache_open(const char *dir, struct lkb_error *err)
+{
+    struct lkb_cache *c = calloc(1, sizeof *c);
+    if (!c) {
+        lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    c->gc_fd = -1;
+    if (dir ? !(c->dir = strdup(dir)) : lkb_cache_default_dir(&c->dir, err) < 0)
+        goto fail;
+    c->blobs = oci_strdup_printf("%s/blobs/sha256", c->dir);
+    c->ingest = oci_strdup_printf("%s/ingest", c->dir);
+    if (!c->blobs || !c->ingest) {
+        lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (lkb_fs_mkdir_p(c->blobs, 0777, err) < 0 || lkb_fs_mkdir_p(c->ingest, 0777, err) < 0)
+        goto fail;
+    /* Initialise oci-layout and an empty index.json once, under the lock
+     * so two first runs do not race. */
+    int lock;
+    if (oci_cache_lock(c, &lock, err) < 0)
+        goto fail;
+    char *p = oci_strdup_printf("%s/oci-layout", c->dir);
+    char *q = oci_strdup_printf("%s/index.json", c->dir);
+    int rc = 0;
+    if (!p || !q)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (rc == 0 && access(p, F_OK) < 0)
+        rc = lkb_fs_write_atomic(p, layout_json, strlen(layout_json), 0644, err);
+    if (rc == 0 && access(q, F_OK) < 0)
+        rc = lkb_fs_write_atomic(q, empty_index, strlen(empty_index), 0644, err);
+    free(p);
+    free(q);
+    oci_cache_unlock(lock);
+    if (rc < 0)
+        goto fail;
+    return c;
+fail:
+    lkb_error_prefix(err, "opening cache %s: ", c->dir ? c->dir : "");
+    lkb_cache_close(c);
+    return NULL;
+}
+
+void lkb_cache_close(struct lkb_cache *c)
+{
+    if (!c)
+        return;
+    if (c->gc_fd >= 0)
+        close(c->gc_fd);
+    free(c->dir);
+    free(c->blobs);
+    free(c->ingest);
+    free(c);
+}
+
+const char *lkb_cache_dir(const struct lkb_cache *c) { return c->dir; }
+
+int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **out,
+                        struct lkb_error *err)
+{
+    *out = NULL;
+    if (!lkb_digest_valid(digest))
+        return lkb_error_set(err, LKB_ERR_FETCH, "unsupported or malformed digest '%s'",
+                             digest ? digest : "(null)");
+    *out = oci_strdup_printf("%s/%s", c->blobs, digest + 7);
+    return *out ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+}
+
+int64_t oci_blob_size(const struct lkb_cache *c, const char *digest)
+{
+    char *p;
+    if (lkb_cache_blob_path(c, digest, &p, NULL) < 0)
+        return -1;
+    struct stat st;
+    int rc = stat(p, &st);
+    free(p);
+    return rc == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+}
+
+bool oci_blob_present(const struct lkb_cache *c, const char *digest, int64_t size)
+{
+    int64_t have = oci_blob_size(c, digest);
+    return have >= 0 && (size < 0 || have == size);
+}
+
+/* Remove a blob that failed verification so the next pull refetches it. */
+static void drop_blob(const char *path)
+{
+    if (unlink(path) == 0)
+        lkb_debug("removed corrupt cache blob %s", path);
+}
+
+int lkb_cache_blob_verify(struct lkb_cache *c, const char *digest, int64_t size,
+                          struct lkb_error *err)
+{
+    char *p;
+    if (lkb_cache_blob_path(c, digest, &p, err) < 0)
+        return -1;
+    char got[LKB_DIGEST_MAX];
+    uint64_t n;
+    if (lkb_digest_file(p, got, &n, err) < 0) {
+        free(p);
+        if (err)
+            err->kind = LKB_ERR_FETCH;
+        return lkb_error_prefix(err, "blob %s not in cache: ", digest);
+    }
+    int rc = 0;
+    if (size >= 0 && n != (uint64_t)size)
+        rc = lkb_error_set(err, LKB_ERR_FETCH,
+                           "cached blob %s is corrupt: %llu bytes, expected %lld", digest,
+                           (unsigned long long)n, (long long)size);
+    else if (strcmp(got, digest) != 0)
+        rc = lkb_error_set(err, LKB_ERR_FETCH, "cached blob %s is corrupt: content hashes to %s",
+                           digest, got);
+    if (rc < 0)
+        drop_blob(p);
+    free(p);
+    return rc;
+}
+
+int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **data,
+                  size_t *len, struct lkb_error *err)
+{
+    *data = NULL;
+    char *p;
+    if (lkb_cache_blob_path(c, digest, &p, err) < 0)
+        return -1;
+    char *buf;
+    size_t n;
+    if (lkb_fs_read_file(p, &buf, &n, err) < 0) {
+        free(p);
+        if (err)
+            err->kind = LKB_ERR_FETCH;
+        return lkb_error_prefix(err, "blob %s not in cache: ", digest);
+    }
+    char got[LKB_DIGEST_MAX];
+    int rc = lkb_digest_bytes(buf, n, got, err);
+    if (rc == 0 && size >= 0 && n != (size_t)size)
+        rc = lkb_error_set(err, LKB_ERR_FETCH,
+                           "cached blob %s is corrupt: %zu bytes, expected %lld", digest, n,
+                           (long long)size);
+    else if (rc == 0 && strcmp(got, digest) != 0)
+        rc = lkb_error_set(err, LKB_ERR_FETCH, "cached blob %s is corrupt: content hashes to %s",
+                           digest, got);
+    if (rc < 0) {
+        drop_blob(p);
+        free(p);
+        free(buf);
+        return -1;
+    }
+    free(p);
+    *data = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int oci_ingest_open(struct lkb_cache *c, struct oci_ingest *in, struct lkb_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    in->tmp_path = oci_strdup_printf("%s/blob-XXXXXX", c->ingest);
+    if (!in->tmp_path)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    in->fd = mkstemp(in->tmp_path);
+    if (in->fd < 0) {
+        int e = errno;
+        free(in->tmp_path);
+        in->tmp_path = NULL;
+        return lkb_error_errno(err, LKB_ERR_IO, e, "creating a temporary file in %s", c->ingest);
+    }
+    if (lkb_sha256_init(&in->hash, err) < 0) {
+        oci_ingest_abort(in);
+        return -1;
+    }
+    return 0;
+}
+
+int oci_ingest_write(struct oci_ingest *in, const void *data, size_t len, struct lkb_error *err)
+{
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t n = write(in->fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", in->tmp_path);
+        p += n;
+        left -= (size_t)n;
+    }
+    lkb_sha256_update(&in->hash, data, len);
+    in->written += len;
+    return 0;
+}
+
+void oci_ingest_abort(struct oci_ingest *in)
+{
+    if (in->fd >= 0)
+        close(in->fd);
+    if (in->tmp_path)
+        unlink(in->tmp_path);
+    free(in->tmp_path);
+    lkb_sha256_discard(&in->hash);
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+}
+
+int oci_ingest_commit(struct lkb_cache *c, struct oci_ingest *in, const char *digest,
+                      int64_t size, struct lkb_error *err)
+{
+    char got[LKB_DIGEST_MAX];
+    lkb_sha256_final(&in->hash, got);
+    if (!digest)
+        digest = got;
+    if (size >= 0 && in->written != (uint64_t)size) {
+        lkb_error_set(err, LKB_ERR_FETCH, "blob %s: got %llu bytes, expected %lld", digest,
+                      (unsigned long long)in->written, (long long)size);
+        goto fail;
+    }
+    if (strcmp(got, digest) != 0) {
+        lkb_error_set(err, LKB_ERR_FETCH, "blob %s: digest mismatch, content hashes to %s",
+                      digest, got);
+        goto fail;
+    }
+    if (fsync(in->fd) < 0) {
+        lkb_error_errno(err, LKB_ERR_IO, errno, "fsync %s", in->tmp_path);
+        goto fail;
+    }
+    char *dst;
+    if (lkb_cache_blob_path(c, digest, &dst, err) < 0)
+        goto fail;
+    if (fchmod(in->fd, 0644) < 0 || rename(in->tmp_path, dst) < 0) {
+        lkb_error_errno(err, LKB_ERR_IO, errno, "storing blob %s", dst);
+        free(dst);
+        goto fail;
+    }
+    free(dst);
+    close(in->fd);
+    free(in->tmp_path);
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    memcpy(in->digest, got, sizeof got);
+    /* Make the rename durable before index.json can point at the blob. */
+    int dfd = open(c->blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+fail:
+    oci_ingest_abort(in);
+    return -1;
+}
+
+int oci_blob_put(struct lkb_cache *c, const char *digest, const void *data, size_t len,
+                 struct lkb_error *err)
+{
+    if (oci_blob_present(c, digest, (int64_t)len))
+        return 0;
+    struct oci_ingest in;
+    if (oci_ingest_open(c, &in, err) < 0)
+        return -1;
+    if (oci_ingest_write(&in, data, len, err) < 0) {
+        oci_ingest_abort(&in);
+        return -1;
+    }
+    return oci_ingest_commit(c, &in, digest, (int64_t)len, err);
+}
+
+static int open_lock(struct lkb_cache *c, const char *name, struct lkb_error *err)
+{
+    char *p = oci_strdup_printf("%s/%s", c->dir, name);
+    if (!p)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        lkb_error_errno(err, LKB_ERR_IO, errno, "opening lock file %s", p);
+    free(p);
+    return fd;
+}
+
+static int take(int fd, int op, const char *what, struct lkb_error *err)
+{
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "locking %s", what);
+    }
+    return 0;
+}
+
+int oci_cache_lock(struct lkb_cache *c, int *fd, struct lkb_error *err)
+{
+    *fd = open_lock(c, ".lock", err);
+    if (*fd < 0)
+        return -1;
+    if (take(*fd, LOCK_EX, ".lock", err) < 0) {
+        close(*fd);
+        *fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+void oci_cache_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing drops the flock */
+}
+
+int oci_cache_gc_lock(struct lkb_cache *c, bool exclusive, struct lkb_error *err)
+{
+    if (c->gc_fd < 0 && (c->gc_fd = open_lock(c, ".gclock", err)) < 0)
+        return -1;
+    return take(c->gc_fd, exclusive ? LOCK_EX : LOCK_SH, ".gclock", err);
+}
+
+void oci_cache_gc_unlock(struct lkb_cache *c)
+{
+    if (c->gc_fd >= 0)
+        flock(c->gc_fd, LOCK_UN);
+}

@@ -1,0 +1,157 @@
+/* `lkb cache clean`: delete blobs that no index.json root reaches. Runs
+ * under the exclusive .gclock, so it waits for pulls and imports that have
+ * written blobs but not yet recorded them. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oci/internal.h"
+
+struct digest_set {
+    char **v;
+    size_t n, cap;
+};
+
+static int set_add(struct digest_set *s, const char *d)
+{
+    if (!d)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], d) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    return (s->v[s->n++] = strdup(d)) ? 0 : -1;
+}
+
+static bool set_has(const struct digest_set *s, const char *d)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], d) == 0)
+            return true;
+    return false;
+}
+
+/* Mark DESC and everything it reaches that is present in the cache. */
+static int mark(struct lkb_cache *c, json_t *desc, struct digest_set *live, int depth)
+{
+    const char *digest = oci_json_str(desc, "digest");
+    if (!lkb_digest_valid(digest) || set_has(live, digest) || depth > 8)
+        return 0;
+    if (set_add(live, digest) < 0)
+        return -1;
+    const char *mt = oci_json_str(desc, "mediaType");
+    if (!oci_mt_is_index(mt) && !oci_mt_is_manifest(mt))
+        return 0;
+    char *data;
+    size_t len;
+    struct lkb_error ignore;
+    if (oci_blob_read(c, digest, oci_json_int(desc, "size", -1), &data, &len, &ignore) < 0)
+        return 0; /* not pulled (another platform) or corrupt: nothing below it */
+    json_t *j = json_loadb(data, len, 0, NULL);
+    free(data);
+    int rc = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(j, "manifests"), i, d)
+    {
+        if (rc == 0)
+            rc = mark(c, d, live, depth + 1);
+    }
+    if (rc == 0 && json_is_object(json_object_get(j, "config")))
+        rc = set_add(live, oci_json_str(json_object_get(j, "config"), "digest"));
+    json_array_foreach(json_object_get(j, "layers"), i, d)
+    {
+        if (rc == 0)
+            rc = set_add(live, oci_json_str(d, "digest"));
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* Remove every entry of DIR not in LIVE (NULL: all), counting them. */
+static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, uint64_t *bytes,
+                 struct lkb_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        char digest[sizeof e->d_name + 8];
+        snprintf(digest, sizeof digest, "sha256:%s", e->d_name);
+        if (live && set_has(live, digest))
+            continue;
+        char *p = oci_strdup_printf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (p && lstat(p, &st) == 0 && unlink(p) == 0) {
+            (*blobs)++;
+            *bytes += (uint64_t)st.st_size;
+        } else if (p && errno != ENOENT) {
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", p);
+        }
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *freed_bytes,
+                 struct lkb_error *err)
+{
+    size_t blobs = 0, ingest_files = 0;
+    uint64_t bytes = 0, ingest_bytes = 0;
+    if (oci_cache_gc_lock(c, true, err) < 0)
+        return -1;
+    int lock;
+    if (oci_cache_lock(c, &lock, err) < 0) {
+        oci_cache_gc_unlock(c);
+        return -1;
+    }
+    json_t *idx = NULL;
+    struct digest_set live = {0};
+    int rc = oci_index_load(c, &idx, err);
+    if (rc == 0 && all) {
+        json_array_clear(json_object_get(idx, "manifests"));
+        rc = oci_index_save(c, idx, err);
+        if (rc == 0)
+            rc = sweep(c->blobs, NULL, &blobs, &bytes, err);
+    } else if (rc == 0) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(idx, "manifests"), i, d)
+        {
+            if (rc == 0 && mark(c, d, &live, 0) < 0)
+                rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        }
+        if (rc == 0)
+            rc = sweep(c->blobs, &live, &blobs, &bytes, err);
+    }
+    /* Nobody is ingesting while we hold .gclock exclusively. */
+    if (rc == 0)
+        rc = sweep(c->ingest, NULL, &ingest_files, &ingest_bytes, err);
+    for (size_t i = 0; i < live.n; i++)
+        free(live.v[i]);
+    free(live.v);
+    json_decref(idx);
+    oci_cache_unlock(lock);
+    oci_cache_gc_unlock(c);
+    if (freed_blobs)
+        *freed_blobs = blobs;
+    if (freed_bytes)
+        *freed_bytes = bytes + ingest_bytes;
+    return rc;
+}

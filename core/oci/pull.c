@@ -1,0 +1,383 @@
+/* Pulling: validate the cache, resolve manifests at the registry (only the
+ * requested platform of an index), download the missing blobs of every
+ * image through one curl multi handle, then store manifests and record
+ * the roots in index.json. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oci/blobfetch.h"
+#include "oci/registry.h"
+#include "util/log.h"
+
+static const char manifest_accept[] =
+    OCI_MT_OCI_INDEX ", " OCI_MT_DOCKER_LIST ", " OCI_MT_OCI_MANIFEST ", " OCI_MT_DOCKER_MANIFEST;
+
+struct fetched {
+    char *body;
+    size_t len;
+    char digest[LKB_DIGEST_MAX];
+    char *media_type;
+};
+
+struct item {
+    struct lkb_pull_request *req;
+    struct lkb_oci_ref ref;
+    struct oci_platform pf;
+    struct oci_registry *reg;
+    size_t slot;
+    bool cached;
+    struct fetched root, child; /* child: the platform manifest of an index */
+    json_t *manifest;           /* the platform's image manifest */
+};
+
+static void fetched_free(struct fetched *f)
+{
+    free(f->body);
+    free(f->media_type);
+    memset(f, 0, sizeof *f);
+}
+
+static bool env_offline(void)
+{
+    const char *v = getenv("LKB_OFFLINE");
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+/* GET a manifest by tag or digest; check it against the digest asked for
+ * or announced (Docker-Content-Digest). */
+static int get_manifest(struct oci_client *c, struct item *it, const char *object,
+                        const char *want_digest, int64_t want_size, struct fetched *out,
+                        struct lkb_error *err)
+{
+    char *path = oci_strdup_printf("/v2/%s/manifests/%s", it->ref.repository, object);
+    if (!path)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    struct oci_response resp = {0};
+    int rc = oci_request(c, it->reg, it->ref.repository, path, manifest_accept, &resp, err);
+    free(path);
+    if (rc == 0 && resp.status != 200)
+        rc = lkb_error_set(err, LKB_ERR_FETCH, "%s (HTTP %ld)",
+                           resp.status == 404 ? "manifest unknown" : "registry error",
+                           resp.status);
+    if (rc == 0)
+        rc = lkb_digest_bytes(resp.body ? resp.body : "", resp.len, out->digest, err);
+    if (rc == 0 && want_digest && strcmp(want_digest, out->digest) != 0)
+        rc = lkb_error_set(err, LKB_ERR_FETCH, "manifest content hashes to %s, expected %s",
+                           out->digest, want_digest);
+    if (rc == 0 && want_size >= 0 && resp.len != (size_t)want_size)
+        rc = lkb_error_set(err, LKB_ERR_FETCH, "manifest %s is %zu bytes, expected %lld",
+                           out->digest, resp.len, (long long)want_size);
+    if (rc == 0 && !want_digest && resp.docker_digest &&
+        strcmp(resp.docker_digest, out->digest) != 0)
+        rc = lkb_error_set(err, LKB_ERR_FETCH,
+                           "manifest content hashes to %s but the registry announced %s",
+                           out->digest, resp.docker_digest);
+    if (rc == 0) {
+        out->body = resp.body;
+        out->len = resp.len;
+        out->media_type = resp.content_type;
+        resp.body = resp.content_type = NULL;
+    }
+    oci_response_free(&resp);
+    return rc;
+}
+
+static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct item *it,
+                          struct lkb_error *err)
+{
+    it->reg = oci_client_registry(c, it->ref.registry, it->ref.loopback, err);
+    if (!it->reg)
+        return -1;
+    if (get_manifest(c, it, lkb_oci_ref_object(&it->ref), it->ref.digest, -1, &it->root, err) < 0)
+        return -1;
+    json_t *body = json_loadb(it->root.body, it->root.len, 0, NULL);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return lkb_error_set(err, LKB_ERR_FETCH, "manifest %s is not a JSON object",
+                             it->root.digest);
+    }
+    const char *mt = oci_manifest_media_type(it->root.media_type, body);
+    char *mts = strdup(mt);
+    free(it->root.media_type);
+    it->root.media_type = mts;
+    if (!mts) {
+        json_decref(body);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    if (oci_mt_is_manifest(mts)) {
+        it->manifest = body;
+        return 0;
+    }
+    if (!oci_mt_is_index(mts)) {
+        json_decref(body);
+        return lkb_error_set(err, LKB_ERR_FETCH,
+                             "provided image is neither an image nor an index (%s)", mts);
+    }
+    json_t *d = oci_index_select(body, &it->pf);
+    if (!d) {
+        char pf[100];
+        oci_platform_format(&it->pf, pf, sizeof pf);
+        json_decref(body);
+        return lkb_error_set(err, LKB_ERR_FETCH, "index %s does not contain target platforms %s",
+                             it->ref.canonical, pf);
+    }
+    const char *cd = oci_json_str(d, "digest");
+    int64_t csize = oci_json_int(d, "size", -1);
+    if (!lkb_digest_valid(cd)) {
+        json_decref(body);
+        return lkb_error_set(err, LKB_ERR_FETCH, "index %s: bad digest for the platform entry",
+                             it->root.digest);
+    }
+    snprintf(it->child.digest, sizeof it->child.digest, "%s", cd);
+    const char *cmt = oci_json_str(d, "mediaType");
+    it->child.media_type = strdup(cmt ? cmt : OCI_MT_OCI_MANIFEST);
+    json_decref(body);
+    /* The platform manifest may already be cached (verified on read). */
+    struct lkb_error ignore;
+    if (oci_blob_read(cache, it->child.digest, csize, &it->child.body, &it->child.len, &ignore) <
+        0) {
+        char digest[LKB_DIGEST_MAX];
+        snprintf(digest, sizeof digest, "%s", it->child.digest);
+        char *keep_mt = it->child.media_type;
+        it->child.media_type = NULL;
+        int rc = get_manifest(c, it, digest, digest, csize, &it->child, err);
+        free(it->child.media_type);
+        it->child.media_type = keep_mt;
+        if (rc < 0)
+            return -1;
+    }
+    it->manifest = json_loadb(it->child.body, it->child.len, 0, NULL);
+    if (!json_is_object(it->manifest))
+        return lkb_error_set(err, LKB_ERR_FETCH, "manifest %s is not a JSON object",
+                             it->child.digest);
+    if (!oci_mt_is_manifest(oci_manifest_media_type(it->child.media_type, it->manifest)))
+        return lkb_error_set(err, LKB_ERR_FETCH,
+                             "index entry %s for the platform is not an image manifest",
+                             it->child.digest);
+    return 0;
+}
+
+/* Queue config and layers that are not in the cache; one job per digest. */
+static int plan_blobs(struct lkb_cache *cache, struct item *it, struct oci_blob_job **jobs,
+                      size_t *n, struct oci_progress *prog, struct lkb_error *err)
+{
+    json_t *cfg, *layers;
+    if (oci_manifest_parse(it->manifest, &cfg, &layers, err) < 0)
+        return -1;
+    size_t count = 1 + json_array_size(layers);
+    for (size_t k = 0; k < count; k++) {
+        json_t *d = k == 0 ? cfg : json_array_get(layers, k - 1);
+        const char *digest = oci_json_str(d, "digest");
+        int64_t size = oci_json_int(d, "size", -1);
+        if (oci_blob_present(cache, digest, size))
+            continue;
+        bool dup = false;
+        for (size_t i = 0; i < *n && !dup; i++)
+            dup = strcmp((*jobs)[i].digest, digest) == 0;
+        if (dup)
+            continue;
+        struct oci_blob_job *nj = realloc(*jobs, (*n + 1) * sizeof *nj);
+        if (!nj)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        *jobs = nj;
+        nj[*n] = (struct oci_blob_job){.reg = it->reg,
+                                       .repo = it->ref.repository,
+                                       .digest = digest,
+                                       .size = size,
+                                       .image = it->ref.canonical,
+                                       .progress_slot = it->slot};
+        (*n)++;
+        oci_progress_expect(prog, it->slot, (uint64_t)size);
+    }
+    return 0;
+}
+
+/* The descriptor recorded in index.json; a single-manifest root carries
+ * the platform named in its config. */
+static json_t *root_descriptor(struct lkb_cache *cache, struct item *it)
+{
+    json_t *platform = NULL;
+    if (oci_mt_is_manifest(it->root.media_type)) {
+        json_t *cfgd = json_object_get(it->manifest, "config");
+        char *data;
+        size_t len;
+        struct lkb_error ignore;
+        if (oci_blob_read(cache, oci_json_str(cfgd, "digest"), oci_json_int(cfgd, "size", -1),
+                          &data, &len, &ignore) == 0) {
+            json_t *cfg = json_loadb(data, len, 0, NULL);
+            free(data);
+            const char *os = oci_json_str(cfg, "os"), *arch = oci_json_str(cfg, "architecture");
+            if (os && arch) {
+                platform = json_object();
+                json_object_set_new(platform, "architecture", json_string(arch));
+                json_object_set_new(platform, "os", json_string(os));
+                const char *v = oci_json_str(cfg, "variant");
+                if (v)
+                    json_object_set_new(platform, "variant", json_string(v));
+            }
+            json_decref(cfg);
+        }
+    }
+    json_t *d = oci_descriptor(it->root.media_type, (int64_t)it->root.len, it->root.digest,
+                               it->ref.canonical, platform);
+    json_decref(platform);
+    return d;
+}
+
+static void items_free(struct item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        lkb_oci_ref_free(&items[i].ref);
+        fetched_free(&items[i].root);
+        fetched_free(&items[i].child);
+        json_decref(items[i].manifest);
+    }
+    free(items);
+}
+
+int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, size_t n,
+                      const struct lkb_pull_opts *opts, struct lkb_error *err)
+{
+    static const struct lkb_pull_opts defaults;
+    if (!opts)
+        opts = &defaults;
+    bool offline = opts->offline || env_offline();
+    for (size_t i = 0; i < n; i++)
+        reqs[i].image = NULL;
+    struct item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    struct oci_client *client = NULL;
+    struct oci_progress *prog = oci_progress_new(opts);
+    struct oci_blob_job *jobs = NULL;
+    json_t **descs = NULL;
+    size_t n_jobs = 0, to_pull = 0;
+    bool gc_locked = false;
+    int rc = -1;
+
+    /* 1. What the cache already has (fully verified, spec §15.3). */
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        it->req = &reqs[i];
+        if (lkb_oci_ref_parse(reqs[i].ref, &it->ref, err) < 0 ||
+            oci_platform_parse(reqs[i].arch, &it->pf, err) < 0)
+            goto out;
+        if (opts->force && !offline)
+            continue;
+        struct lkb_error why;
+        lkb_error_clear(&why);
+        if (oci_image_resolve(cache, it->ref.canonical, &it->pf, reqs[i].arch, OCI_VERIFY_FULL,
+                              &reqs[i].image, &why) == 0) {
+            it->cached = true;
+            continue;
+        }
+        if (offline) {
+            lkb_error_set(err, LKB_ERR_FETCH, "offline mode: cannot use %s: %s", reqs[i].ref,
+                          why.msg);
+            goto out;
+        }
+        lkb_debug("%s: pulling (%s)", it->ref.canonical, why.msg);
+    }
+    for (size_t i = 0; i < n; i++)
+        to_pull += !items[i].cached;
+    if (to_pull == 0) {
+        rc = 0;
+        goto out;
+    }
+
+    /* 2. Manifests, one image at a time (they are small). Hold off
+     * `cache clean` until our blobs are referenced by index.json. */
+    if (oci_cache_gc_lock(cache, false, err) < 0)
+        goto out;
+    gc_locked = true;
+    if (!(client = oci_client_new(opts, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (it->cached)
+            continue;
+        it->slot = oci_progress_add(prog, it->ref.canonical);
+        if (resolve_remote(client, cache, it, err) < 0) {
+            lkb_error_prefix(err, "error getting manifest for image %s: ", it->ref.canonical);
+            goto out;
+        }
+        if (plan_blobs(cache, it, &jobs, &n_jobs, prog, err) < 0) {
+            lkb_error_prefix(err, "pulling %s: ", it->ref.canonical);
+            goto out;
+        }
+    }
+
+    /* 3. All missing blobs, concurrently. */
+    if (oci_fetch_blobs(client, cache, jobs, n_jobs, prog, err) < 0)
+        goto out;
+
+    /* 4. Manifests last, then the index: a root is only recorded once
+     * everything it needs for this platform is in place. */
+    descs = calloc(to_pull, sizeof *descs);
+    if (!descs) {
+        lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (it->cached)
+            continue;
+        if ((it->child.body &&
+             oci_blob_put(cache, it->child.digest, it->child.body, it->child.len, err) < 0) ||
+            oci_blob_put(cache, it->root.digest, it->root.body, it->root.len, err) < 0) {
+            lkb_error_prefix(err, "pulling %s: ", it->ref.canonical);
+            goto out;
+        }
+        if (!(descs[nd++] = root_descriptor(cache, it))) {
+            lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+    }
+    if (oci_index_record(cache, descs, nd, err) < 0)
+        goto out;
+
+    /* 5. Hand out the images, marking what was just hashed on download. */
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (it->cached)
+            continue;
+        if (oci_image_resolve(cache, it->ref.canonical, &it->pf, reqs[i].arch, OCI_VERIFY_SIZE,
+                              &reqs[i].image, err) < 0)
+            goto out;
+        for (size_t l = 0; l < reqs[i].image->n_layers; l++)
+            for (size_t j = 0; j < n_jobs; j++)
+                if (strcmp(jobs[j].digest, reqs[i].image->layers[l].digest) == 0)
+                    reqs[i].image->layers[l].verified = true;
+        oci_progress_done(prog, it->slot, false);
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++) {
+            lkb_image_free(reqs[i].image);
+            reqs[i].image = NULL;
+        }
+    if (gc_locked)
+        oci_cache_gc_unlock(cache);
+    for (size_t i = 0; descs && i < to_pull; i++)
+        json_decref(descs[i]);
+    free(descs);
+    free(jobs);
+    oci_progress_free(prog);
+    oci_client_free(client);
+    items_free(items, n);
+    return rc;
+}
+
+int lkb_oci_pull(struct lkb_cache *cache, const char *ref, const char *arch,
+                 const struct lkb_pull_opts *opts, struct lkb_image **out, struct lkb_error *err)
+{
+    struct lkb_pull_request req = {.ref = ref, .arch = arch, .image = NULL};
+    *out = NULL;
+    if (lkb_oci_pull_many(cache, &req, 1, opts, err) < 0)
+        return -1;
+    *out = req.image;
+    return 0;
+}

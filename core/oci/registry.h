@@ -1,0 +1,84 @@
+/* Registry HTTP client shared by manifest fetching (registry.c) and blob
+ * downloads (blobfetch.c). Internal to core/oci. */
+#ifndef LKB_OCI_REGISTRY_H
+#define LKB_OCI_REGISTRY_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+#include "oci/internal.h"
+
+struct oci_token {
+    char *repo;
+    char *header; /* "Authorization: Bearer ..." */
+};
+
+/* What we know about one registry host during a client's life. */
+struct oci_registry {
+    char *host;
+    char *base; /* "https://host" or "http://host" once probed */
+    bool loopback;
+    bool probed;
+    bool creds_loaded;
+    char *user, *secret;
+    char *scheme; /* challenge from GET /v2/: "Bearer", "Basic" or NULL (open) */
+    struct oci_token *tokens;
+    size_t n_tokens;
+    struct oci_registry *next;
+};
+
+struct oci_client {
+    int parallel, max_attempts, retry_base_ms;
+    long timeout_s;
+    char *ca_file;
+    CURL *easy;  /* synchronous requests; reused so connections are kept */
+    CURLM *multi; /* blob downloads */
+    struct oci_registry *regs;
+};
+
+struct oci_response {
+    long status;
+    char *body;
+    size_t len;
+    char *content_type;
+    char *docker_digest;
+    char *www_auth;
+};
+void oci_response_free(struct oci_response *r);
+
+struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_error *err);
+void oci_client_free(struct oci_client *c);
+
+/* Options every transfer gets: TLS verification with the extra CA file,
+ * timeouts, redirects limited to http(s). */
+void oci_client_setup_easy(struct oci_client *c, CURL *e);
+
+/* Header callback collecting the response headers we care about into r
+ * (CURLOPT_HEADERDATA = r). */
+size_t oci_header_cb(char *buf, size_t size, size_t n, void *r);
+
+/* The registry record for HOST, probed (scheme decided, challenge known). */
+struct oci_registry *oci_client_registry(struct oci_client *c, const char *host, bool loopback,
+                                         struct lkb_error *err);
+
+/* The Authorization header line to send for REPO, or NULL for none. Owned
+ * by the registry record. */
+int oci_auth_header(struct oci_client *c, struct oci_registry *r, const char *repo,
+                    const char **header, struct lkb_error *err);
+/* A request for REPO got 401 with WWW_AUTH: drop the cached token and get a
+ * new one. Fails if the credentials are refused. */
+int oci_auth_refresh(struct oci_client *c, struct oci_registry *r, const char *repo,
+                     const char *www_auth, struct lkb_error *err);
+
+/* GET base+PATH with retries and authentication. Any final HTTP status is
+ * returned in resp (callers judge 404 etc.); -1 only for transport errors,
+ * exhausted retries and refused authentication. */
+int oci_request(struct oci_client *c, struct oci_registry *r, const char *repo, const char *path,
+                const char *accept, struct oci_response *resp, struct lkb_error *err);
+
+/* Retry policy shared by both paths. */
+bool oci_retryable_curl(CURLcode rc);
+bool oci_retryable_status(long status);
+long oci_backoff_ms(const struct oci_client *c, int attempt);
+
+#endif

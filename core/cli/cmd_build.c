@@ -4,6 +4,9 @@
 
 #include "buildinfo.h"
 #include "cli/cli.h"
+#include "build/pipeline.h"
+#include "build/plan.h"
+#include "config/config.h"
 #include "plugin/loader.h"
 #include "util/log.h"
 
@@ -51,16 +54,51 @@ int lkb_cmd_build(int argc, char **argv)
     else if (opts.verbose > 1)
         lkb_log_set_level(LKB_LOG_DEBUG);
 
-    int rc;
+    int rc = 0;
+    struct lkb_config *cfg = NULL;
+    struct lkb_plugin_set plugins;
+    struct lkb_build_plan plan;
+    lkb_plugin_set_init(&plugins);
+    memset(&plan, 0, sizeof plan);
     if (opts.docker) {
         lkb_error_set(&err, LKB_ERR_USAGE,
                       "-docker is not supported: lkb never uses a Docker daemon; import local "
                       "images with 'lkb cache import' instead");
-        rc = lkb_cli_fail(&err);
-    } else {
-        lkb_error_set(&err, LKB_ERR_INTERNAL, "the build pipeline is not implemented yet");
-        rc = lkb_cli_fail(&err);
+        goto fail;
     }
+    if (opts.input_tar) {
+        lkb_error_set(&err, LKB_ERR_USAGE, "-input-tar is not supported yet");
+        goto fail;
+    }
+    /* LinuxKit's order (build-and-outputs.md §1.3): formats and outputs
+     * are checked before the configuration is read. */
+    if (!opts.dry_run) {
+        if (lkb_plugin_set_discover(&plugins, getenv("LKB_PLUGIN_PATH"), LKB_PLUGIN_INSTALL_DIR,
+                                    &err) < 0 ||
+            lkb_build_plan_make(&opts, &plugins, &plan, &err) < 0)
+            goto fail;
+    }
+    if (!(cfg = lkb_config_new())) {
+        lkb_error_set(&err, LKB_ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < opts.n_configs; i++)
+        if (lkb_config_load_file(cfg, opts.configs[i], &err) < 0)
+            goto fail;
+    if (opts.dry_run) {
+        if (lkb_config_dump_yaml(cfg, stdout, &err) < 0)
+            goto fail;
+        goto done;
+    }
+    if (lkb_build_run(&opts, &plan, &plugins, cfg, &err) < 0)
+        goto fail;
+    goto done;
+fail:
+    rc = lkb_cli_fail(&err);
+done:
+    lkb_config_free(cfg);
+    lkb_build_plan_free(&plan);
+    lkb_plugin_set_free(&plugins);
     lkb_build_opts_free(&opts);
     return rc;
 }

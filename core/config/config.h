@@ -1,0 +1,83 @@
+/* LinuxKit YAML configuration (spec: yaml.md; our dialect: docs/yaml.md).
+ *
+ * Files are parsed with libyaml into a located tree, validated against
+ * LinuxKit's schema by tables (schema.c) and turned into jansson values
+ * whose keys are exactly the YAML keys, so the runtime-config generator and
+ * the label parser share one representation. Every JSON value remembers the
+ * file:line:col it came from (lkb_config_where), so errors found after
+ * loading (at build time) are still located.
+ *
+ * All errors of a file are collected; loading fails with every diagnostic
+ * in the error message, one "file:line:col: message" per line. */
+#ifndef LKB_CONFIG_CONFIG_H
+#define LKB_CONFIG_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/error.h"
+
+struct lkb_config_loc {
+    const json_t *node;
+    const char *file; /* interned, owned by the config */
+    int line, col;
+};
+
+struct lkb_config {
+    /* The merged model. Arrays are never NULL; kernel is an object (empty
+     * when no file had a kernel section). Image strings are as written. */
+    json_t *kernel;
+    json_t *init;     /* strings */
+    json_t *onboot;   /* image entry objects */
+    json_t *onshutdown;
+    json_t *services;
+    json_t *volumes;  /* volume objects */
+    json_t *files;    /* file objects */
+
+    /* Locations of every value, for late errors. */
+    struct lkb_config_loc *locs;
+    size_t n_locs, cap_locs;
+    char **names; /* interned file names */
+    size_t n_names;
+
+    /* Diagnostics of the last failed load (also joined into err). */
+    char **diags;
+    size_t n_diags;
+};
+
+struct lkb_config *lkb_config_new(void);
+void lkb_config_free(struct lkb_config *cfg);
+
+/* Parse, validate and merge one document (yaml.md §1, §11). name is used in
+ * messages. On any error nothing is merged. */
+int lkb_config_load_buffer(struct lkb_config *cfg, const char *name, const char *buf, size_t len,
+                           struct lkb_error *err);
+
+/* Same for a file path, or "-" for standard input. */
+int lkb_config_load_file(struct lkb_config *cfg, const char *path, struct lkb_error *err);
+
+/* "file:line:col" of a value from the config (or "?" when unknown) into buf. */
+const char *lkb_config_where(const struct lkb_config *cfg, const json_t *node, char *buf,
+                             size_t len);
+
+/* Canonical image reference (yaml.md §13) of an image string. */
+int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *err);
+
+/* uid/gid resolution (yaml.md §12.3): integers as is; absent, "" and
+ * "root" are 0; other strings are image entry names mapped to 100, 101, ...
+ * in onboot, onshutdown, services order. */
+int lkb_config_resolve_id(const struct lkb_config *cfg, const json_t *value, uint32_t *out,
+                          struct lkb_error *err);
+
+/* -dry-run: the merged configuration as YAML (4-space indent, images as
+ * written), followed by an empty line. */
+int lkb_config_dump_yaml(const struct lkb_config *cfg, FILE *out, struct lkb_error *err);
+
+/* files[].metadata: the merged configuration with canonical image names, as
+ * "yaml" or "json". *out is malloc'd. */
+int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **out, size_t *len,
+                        struct lkb_error *err);
+
+#endif

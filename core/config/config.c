@@ -483,3 +483,35 @@ int lkb_config_resolve_id(const struct lkb_config *cfg, const json_t *value, uin
     *out = found;
     return 0;
 }
+
+int lkb_config_parse_label(const char *text, const char *what, json_t **out,
+                           struct lkb_error *err)
+{
+    *out = NULL;
+    if (!text || !*text)
+        return 0;
+    char name[512];
+    snprintf(name, sizeof name, "label org.mobyproject.config of %s", what);
+    struct lkb_ynode *root;
+    if (lkb_yaml_parse(name, text, strlen(text), &root, err) < 0)
+        return -1;
+    struct lkb_config *tmp = lkb_config_new();
+    if (!tmp) {
+        lkb_ynode_free(root);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    struct lkb_cfg_ctx ctx = {.cfg = tmp, .file = name};
+    json_t *doc = lkb_cfg_schema_label(&ctx, root);
+    lkb_ynode_free(root);
+    int rc = 0;
+    if (ctx.n_diags) {
+        json_decref(doc);
+        rc = join_diags(tmp, &ctx, err);
+    } else {
+        *out = doc;
+    }
+    lkb_config_free(tmp);
+    return rc;
+}
+
+long lkb_config_parse_mode(const char *s) { return lkb_cfg_parse_mode(s); }

@@ -80,4 +80,13 @@ int lkb_config_dump_yaml(const struct lkb_config *cfg, FILE *out, struct lkb_err
 int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **out, size_t *len,
                         struct lkb_error *err);
 
+
+
+/* Parse an org.mobyproject.config image label (yaml.md §12.1) into an
+ * object with image-entry keys; an empty or absent label gives NULL and 0.
+ * `what` names the image in messages. */
+int lkb_config_parse_label(const char *text, const char *what, json_t **out,
+                           struct lkb_error *err);
+/* An octal mode string ("0644", "755"); -1 if invalid. */
+long lkb_config_parse_mode(const char *s);
 #endif

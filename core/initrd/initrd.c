@@ -1,0 +1,99 @@
+#include "initrd/initrd.h"
+
+#include <archive.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rootfs/archive_out.h"
+#include "util/fs.h"
+
+int lkb_initrd_compression_parse(const char *s, enum lkb_initrd_compression *out,
+                                 struct lkb_error *err)
+{
+    static const char *const names[] = {"gzip", "zstd", "lz4", "none"};
+    if (!s) {
+        *out = LKB_INITRD_GZIP;
+        return 0;
+    }
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum lkb_initrd_compression)i;
+            return 0;
+        }
+    return lkb_error_set(err, LKB_ERR_USAGE,
+                         "unknown -initrd-compression \"%s\" (want gzip, zstd, lz4 or none)", s);
+}
+
+static bool skip_boot_files(const struct lkb_node *n, void *ctx)
+{
+    (void)ctx;
+    return !strcmp(n->path, "boot/kernel") || !strcmp(n->path, "boot/cmdline") ||
+           !strcmp(n->path, "boot/ucode.cpio");
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compression comp,
+                     const void *ucode, size_t ucode_len, int64_t mtime_clamp,
+                     struct lkb_error *err)
+{
+    struct lkb_atomic_file f;
+    if (lkb_atomic_file_open(&f, path, 0644, err) < 0)
+        return -1;
+    /* The kernel takes an uncompressed microcode cpio followed by the
+     * compressed root archive. */
+    if (ucode_len && write_all(f.fd, ucode, ucode_len) < 0) {
+        int e = errno;
+        lkb_atomic_file_abort(&f);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", path);
+    }
+    struct archive *a = archive_write_new();
+    int rc = archive_write_set_format_cpio_newc(a);
+    switch (comp) {
+    case LKB_INITRD_GZIP:
+        rc |= archive_write_add_filter_gzip(a);
+        break;
+    case LKB_INITRD_ZSTD:
+        rc |= archive_write_add_filter_zstd(a);
+        break;
+    case LKB_INITRD_LZ4:
+        /* The kernel's lz4 decompressor wants the legacy frame format. */
+        rc |= archive_write_add_filter_lz4(a);
+        rc |= archive_write_set_filter_option(a, "lz4", "lz4-legacy", "1");
+        break;
+    case LKB_INITRD_NONE:
+        break;
+    }
+    /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
+    rc |= archive_write_set_bytes_in_last_block(a, 1);
+    if (rc != ARCHIVE_OK || archive_write_open_fd(a, f.fd) != ARCHIVE_OK) {
+        lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
+        archive_write_free(a);
+        lkb_atomic_file_abort(&f);
+        return -1;
+    }
+    if (lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0 ||
+        archive_write_close(a) != ARCHIVE_OK) {
+        if (err->kind == LKB_ERR_NONE || !err->msg[0])
+            lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
+        archive_write_free(a);
+        lkb_atomic_file_abort(&f);
+        return -1;
+    }
+    archive_write_free(a);
+    return lkb_atomic_file_commit(&f, err);
+}

@@ -1,0 +1,122 @@
+#include "rootfs/archive_out.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Hard links: files sharing a blob. newc (and tar) carry the data once;
+ * cpio newc wants it on the last link, tar on the first. */
+struct link_group {
+    const struct lkb_blob *blob;
+    unsigned total, seen;
+    size_t first; /* node index of the first name, for tar hard links */
+};
+
+static struct link_group *group_of(struct link_group *g, size_t n, const struct lkb_blob *b)
+{
+    /* Groups are few (only shared blobs): linear scan is fine. */
+    for (size_t i = 0; i < n; i++)
+        if (g[i].blob == b)
+            return &g[i];
+    return NULL;
+}
+
+int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_fn skip,
+                           void *ctx, int64_t mtime_clamp, struct lkb_error *err)
+{
+    int cpio = archive_format(a) == ARCHIVE_FORMAT_CPIO_SVR4_NOCRC ||
+               (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_CPIO;
+    /* Count names per shared blob among the entries we will write. */
+    struct link_group *groups = NULL;
+    size_t n_groups = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        struct lkb_node *n = &t->nodes[i];
+        if (n->removed || n->type != LKB_NODE_FILE || n->blob->refs < 2 || (skip && skip(n, ctx)))
+            continue;
+        struct link_group *g = group_of(groups, n_groups, n->blob);
+        if (!g) {
+            struct link_group *ng = realloc(groups, (n_groups + 1) * sizeof *ng);
+            if (!ng) {
+                free(groups);
+                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            }
+            groups = ng;
+            g = &groups[n_groups++];
+            *g = (struct link_group){n->blob, 0, 0, i};
+        }
+        g->total++;
+    }
+
+    struct archive_entry *e = archive_entry_new();
+    int rc = 0;
+    int64_t ino = 1;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        struct lkb_node *n = &t->nodes[i];
+        if (n->removed || (skip && skip(n, ctx)))
+            continue;
+        archive_entry_clear(e);
+        archive_entry_set_pathname(e, n->path);
+        archive_entry_set_uid(e, n->uid);
+        archive_entry_set_gid(e, n->gid);
+        int64_t mt = n->mtime;
+        if (mtime_clamp >= 0 && mt > mtime_clamp)
+            mt = mtime_clamp;
+        archive_entry_set_mtime(e, mt, 0);
+        archive_entry_set_perm(e, n->mode);
+        archive_entry_set_nlink(e, n->type == LKB_NODE_DIR ? 2 : 1);
+        /* Deterministic inode numbers: never the host's. */
+        archive_entry_set_ino64(e, ino++);
+        const void *data = NULL;
+        size_t size = 0;
+        struct link_group *g = NULL;
+        switch (n->type) {
+        case LKB_NODE_FILE:
+            archive_entry_set_filetype(e, AE_IFREG);
+            data = n->blob->data;
+            size = n->blob->size;
+            g = n->blob->refs > 1 ? group_of(groups, n_groups, n->blob) : NULL;
+            if (g) {
+                g->seen++;
+                archive_entry_set_nlink(e, g->total);
+                archive_entry_set_ino64(e, (int64_t)g->first + 1000000000);
+                if (cpio && g->seen < g->total) {
+                    size = 0; /* data goes with the last link */
+                } else if (!cpio && g->seen > 1) {
+                    archive_entry_set_hardlink(e, t->nodes[g->first].path);
+                    size = 0;
+                }
+            }
+            break;
+        case LKB_NODE_DIR:
+            archive_entry_set_filetype(e, AE_IFDIR);
+            break;
+        case LKB_NODE_SYMLINK:
+            archive_entry_set_filetype(e, AE_IFLNK);
+            archive_entry_set_symlink(e, n->link);
+            break;
+        case LKB_NODE_CHR:
+        case LKB_NODE_BLK:
+            archive_entry_set_filetype(e, n->type == LKB_NODE_CHR ? AE_IFCHR : AE_IFBLK);
+            archive_entry_set_rdevmajor(e, n->rdev_major);
+            archive_entry_set_rdevminor(e, n->rdev_minor);
+            break;
+        case LKB_NODE_FIFO:
+            archive_entry_set_filetype(e, AE_IFIFO);
+            break;
+        }
+        archive_entry_set_size(e, (la_int64_t)size);
+        if (archive_write_header(a, e) < ARCHIVE_WARN) {
+            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
+                               archive_error_string(a));
+            break;
+        }
+        if (size && archive_write_data(a, data, size) != (la_ssize_t)size)
+            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
+                               archive_error_string(a));
+    }
+    archive_entry_free(e);
+    free(groups);
+    return rc;
+}

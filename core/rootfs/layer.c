@@ -1,0 +1,253 @@
+#include "rootfs/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+/* Paths this layer added, so an opaque marker that comes after them in
+ * the same layer does not hide them. */
+struct added {
+    char **paths;
+    size_t n, cap;
+};
+
+static int added_push(struct added *a, const char *p)
+{
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 64;
+        char **np = realloc(a->paths, nc * sizeof *np);
+        if (!np)
+            return -1;
+        a->paths = np;
+        a->cap = nc;
+    }
+    if (!(a->paths[a->n] = strdup(p)))
+        return -1;
+    a->n++;
+    return 0;
+}
+
+static bool in_added(const char *path, void *ctx)
+{
+    const struct added *a = ctx;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->paths[i], path) == 0)
+            return true;
+    return false;
+}
+
+static void added_free(struct added *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->paths[i]);
+    free(a->paths);
+}
+
+/* An entry must not be placed through a symlink: a secure extractor
+ * would follow it outside the image's own tree. */
+static int check_parents(struct lkb_tree *t, const char *path, const char *what,
+                         struct lkb_error *err)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        struct lkb_node *p = lkb_tree_get(t, copy);
+        if (p && p->type == LKB_NODE_SYMLINK) {
+            int rc = lkb_error_set(err, LKB_ERR_BUILD,
+                                   "layer %s: entry %s lies below the symlink %s", what, path,
+                                   copy);
+            free(copy);
+            return rc;
+        }
+        *s = '/';
+    }
+    free(copy);
+    return 0;
+}
+
+static int read_data(struct archive *a, struct lkb_blob *b, const char *what, const char *path,
+                     struct lkb_error *err)
+{
+    size_t off = 0;
+    while (off < b->size) {
+        la_ssize_t r = archive_read_data(a, b->data + off, b->size - off);
+        if (r < 0)
+            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: reading %s: %s", what, path,
+                                 archive_error_string(a));
+        if (r == 0)
+            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s is truncated", what, path);
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
+                       const char *what, struct added *added, struct lkb_error *err)
+{
+    const char *raw = archive_entry_pathname(e);
+    if (!raw)
+        return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: entry without a name", what);
+    char *path;
+    /* "./" alone is the root itself: nothing to place. */
+    if (strcmp(raw, ".") == 0 || strcmp(raw, "./") == 0 || strcmp(raw, "/") == 0)
+        return 0;
+    if (lkb_tree_clean_path(raw, &path, err) < 0)
+        return lkb_error_prefix(err, "layer %s: ", what);
+
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t dirlen = (size_t)(base - path);
+    int rc = 0;
+    if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
+        char *dir = strndup(path, dirlen ? dirlen - 1 : 0);
+        if (!dir) {
+            free(path);
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        }
+        if (strcmp(base, WH_OPAQUE) == 0) {
+            /* Opaque: lower layers' children of dir disappear (LinuxKit
+             * ignores these markers; the OCI spec does not). */
+            if (*dir)
+                lkb_tree_clear_dir(t, dir, in_added, added);
+            else
+                for (size_t i = 0; i < t->n; i++)
+                    if (!t->nodes[i].removed && !in_added(t->nodes[i].path, added))
+                        lkb_tree_remove(t, t->nodes[i].path);
+        } else {
+            const char *victim = base + strlen(WH_PREFIX);
+            if (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..") ||
+                strncmp(victim, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
+                rc = lkb_error_set(err, LKB_ERR_BUILD, "layer %s: malformed whiteout %s", what,
+                                   raw);
+            } else {
+                size_t n = strlen(dir) + strlen(victim) + 2;
+                char *target = malloc(n);
+                if (!target) {
+                    rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+                } else {
+                    snprintf(target, n, "%s%s%s", dir, *dir ? "/" : "", victim);
+                    lkb_tree_remove(t, target);
+                    free(target);
+                }
+            }
+        }
+        free(dir);
+        free(path);
+        return rc;
+    }
+
+    if (check_parents(t, path, what, err) < 0) {
+        free(path);
+        return -1;
+    }
+    struct lkb_node n = {
+        .path = path,
+        .mode = archive_entry_perm(e) & 07777,
+        .uid = (uint32_t)archive_entry_uid(e),
+        .gid = (uint32_t)archive_entry_gid(e),
+        .mtime = archive_entry_mtime(e),
+    };
+    const char *hl = archive_entry_hardlink(e);
+    if (hl) {
+        char *target;
+        if (lkb_tree_clean_path(hl, &target, err) < 0) {
+            free(path);
+            return lkb_error_prefix(err, "layer %s: hard link %s: ", what, raw);
+        }
+        struct lkb_node *tn = lkb_tree_get(t, target);
+        if (!tn || tn->type != LKB_NODE_FILE) {
+            rc = lkb_error_set(err, LKB_ERR_BUILD,
+                               "layer %s: hard link %s points to %s, which is %s", what, raw, hl,
+                               tn ? "not a regular file" : "missing");
+            free(target);
+            free(path);
+            return rc;
+        }
+        free(target);
+        /* Same blob = same inode; the link's own header is not used. */
+        n.type = LKB_NODE_FILE;
+        n.mode = tn->mode;
+        n.uid = tn->uid;
+        n.gid = tn->gid;
+        n.mtime = tn->mtime;
+        n.blob = lkb_blob_ref(tn->blob);
+    } else {
+        switch (archive_entry_filetype(e)) {
+        case AE_IFREG: {
+            la_int64_t size = archive_entry_size(e);
+            if (size < 0 || (uint64_t)size > SIZE_MAX / 2) {
+                free(path);
+                return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s has a bad size", what,
+                                     raw);
+            }
+            n.type = LKB_NODE_FILE;
+            n.blob = lkb_blob_new(NULL, (size_t)size);
+            if (!n.blob) {
+                free(path);
+                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory for %s", raw);
+            }
+            if (read_data(a, n.blob, what, raw, err) < 0) {
+                lkb_blob_unref(n.blob);
+                free(path);
+                return -1;
+            }
+            break;
+        }
+        case AE_IFDIR:
+            n.type = LKB_NODE_DIR;
+            break;
+        case AE_IFLNK:
+            n.type = LKB_NODE_SYMLINK;
+            n.link = strdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+            break;
+        case AE_IFCHR:
+        case AE_IFBLK:
+            n.type = archive_entry_filetype(e) == AE_IFCHR ? LKB_NODE_CHR : LKB_NODE_BLK;
+            n.rdev_major = (uint32_t)archive_entry_rdevmajor(e);
+            n.rdev_minor = (uint32_t)archive_entry_rdevminor(e);
+            break;
+        case AE_IFIFO:
+            n.type = LKB_NODE_FIFO;
+            break;
+        default:
+            free(path);
+            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s has an unsupported type",
+                                 what, raw);
+        }
+    }
+    if (added_push(added, path) < 0) {
+        free(path);
+        free(n.link);
+        lkb_blob_unref(n.blob);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    if (lkb_tree_put(t, &n, err) < 0) {
+        free(n.path);
+        free(n.link);
+        lkb_blob_unref(n.blob);
+        return lkb_error_prefix(err, "layer %s: ", what);
+    }
+    return 0;
+}
+
+int lkb_layer_apply(struct lkb_tree *t, struct archive *a, const char *what,
+                    struct lkb_error *err)
+{
+    struct added added = {0};
+    struct archive_entry *e;
+    int rc = 0, r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        if ((rc = apply_entry(t, a, e, what, &added, err)) < 0)
+            break;
+    }
+    if (rc == 0 && r != ARCHIVE_EOF)
+        rc = lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s", what, archive_error_string(a));
+    added_free(&added);
+    return rc;
+}

@@ -1,0 +1,305 @@
+#include "rootfs/tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lkb_blob *lkb_blob_new(const void *data, size_t size)
+{
+    struct lkb_blob *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->size = size;
+    if (size) {
+        b->data = malloc(size);
+        if (!b->data) {
+            free(b);
+            return NULL;
+        }
+        if (data)
+            memcpy(b->data, data, size);
+    }
+    return b;
+}
+
+struct lkb_blob *lkb_blob_ref(struct lkb_blob *b)
+{
+    if (b)
+        b->refs++;
+    return b;
+}
+
+void lkb_blob_unref(struct lkb_blob *b)
+{
+    if (b && --b->refs == 0) {
+        free(b->data);
+        free(b);
+    }
+}
+
+static void node_release(struct lkb_node *n)
+{
+    free(n->path);
+    free(n->link);
+    lkb_blob_unref(n->blob);
+    n->path = n->link = NULL;
+    n->blob = NULL;
+}
+
+void lkb_tree_init(struct lkb_tree *t, int64_t default_mtime)
+{
+    memset(t, 0, sizeof *t);
+    t->default_mtime = default_mtime;
+}
+
+void lkb_tree_free(struct lkb_tree *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        node_release(&t->nodes[i]);
+    free(t->nodes);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+/* FNV-1a: small, good enough for path keys. */
+static size_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static size_t *find_slot(struct lkb_tree *t, const char *path)
+{
+    if (!t->n_slots)
+        return NULL;
+    size_t mask = t->n_slots - 1;
+    for (size_t i = hash(path) & mask;; i = (i + 1) & mask) {
+        if (!t->slots[i] || strcmp(t->nodes[t->slots[i] - 1].path, path) == 0)
+            return &t->slots[i];
+    }
+}
+
+static int rehash(struct lkb_tree *t, size_t n_slots)
+{
+    size_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = n_slots;
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->nodes[i].removed)
+            *find_slot(t, t->nodes[i].path) = i + 1;
+    return 0;
+}
+
+/* Deletion from linear probing: rebuild the cluster after the hole. */
+static void unindex(struct lkb_tree *t, const char *path)
+{
+    size_t *s = find_slot(t, path);
+    if (!s || !*s)
+        return;
+    size_t mask = t->n_slots - 1, i = (size_t)(s - t->slots);
+    t->slots[i] = 0;
+    t->n_live--;
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t v = t->slots[j];
+        t->slots[j] = 0;
+        *find_slot(t, t->nodes[v - 1].path) = v;
+    }
+}
+
+struct lkb_node *lkb_tree_get(struct lkb_tree *t, const char *path)
+{
+    size_t *s = find_slot(t, path);
+    return s && *s ? &t->nodes[*s - 1] : NULL;
+}
+
+int lkb_tree_clean_path(const char *in, char **out, struct lkb_error *err)
+{
+    size_t len = strlen(in);
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    size_t o = 0;
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        size_t n = (size_t)(e - p);
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            free(buf);
+            return lkb_error_set(err, LKB_ERR_BUILD, "path '%s' contains '..'", in);
+        }
+        if (n && !(n == 1 && p[0] == '.')) {
+            if (o)
+                buf[o++] = '/';
+            memcpy(buf + o, p, n);
+            o += n;
+        }
+        p = e;
+    }
+    buf[o] = '\0';
+    if (!o) {
+        free(buf);
+        return lkb_error_set(err, LKB_ERR_BUILD, "empty path '%s'", in);
+    }
+    *out = buf;
+    return 0;
+}
+
+static int append(struct lkb_tree *t, struct lkb_node *n)
+{
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        struct lkb_node *nn = realloc(t->nodes, nc * sizeof *nn);
+        if (!nn)
+            return -1;
+        t->nodes = nn;
+        t->cap = nc;
+    }
+    if ((t->n_live + 1) * 2 > t->n_slots && rehash(t, t->n_slots ? t->n_slots * 2 : 512) < 0)
+        return -1;
+    t->nodes[t->n] = *n;
+    *find_slot(t, n->path) = t->n + 1;
+    t->n++;
+    t->n_live++;
+    return 0;
+}
+
+static int ensure_parents(struct lkb_tree *t, const char *path, struct lkb_error *err)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        struct lkb_node *p = lkb_tree_get(t, copy);
+        if (p && p->type != LKB_NODE_DIR) {
+            int rc = lkb_error_set(err, LKB_ERR_BUILD, "cannot create %s: %s is not a directory%s",
+                                   path, copy,
+                                   p->type == LKB_NODE_SYMLINK ? " (it is a symlink)" : "");
+            free(copy);
+            return rc;
+        }
+        if (!p) {
+            struct lkb_node d = {.type = LKB_NODE_DIR, .mode = 0755, .mtime = t->default_mtime};
+            if (!(d.path = strdup(copy)) || append(t, &d) < 0) {
+                free(d.path);
+                free(copy);
+                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            }
+        }
+        *s = '/';
+    }
+    free(copy);
+    return 0;
+}
+
+bool lkb_tree_remove(struct lkb_tree *t, const char *path)
+{
+    bool any = false;
+    struct lkb_node *n = lkb_tree_get(t, path);
+    if (n) {
+        any = true;
+        bool dir = n->type == LKB_NODE_DIR;
+        unindex(t, n->path);
+        n->removed = true;
+        lkb_blob_unref(n->blob); /* tombstones hold no data */
+        n->blob = NULL;
+        if (dir)
+            lkb_tree_clear_dir(t, path, NULL, NULL);
+    }
+    return any;
+}
+
+void lkb_tree_clear_dir(struct lkb_tree *t, const char *path, bool (*keep)(const char *, void *),
+                        void *ctx)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < t->n; i++) {
+        struct lkb_node *n = &t->nodes[i];
+        if (n->removed || strncmp(n->path, path, len) != 0 || n->path[len] != '/')
+            continue;
+        if (keep && keep(n->path, ctx))
+            continue;
+        unindex(t, n->path);
+        n->removed = true;
+        lkb_blob_unref(n->blob);
+        n->blob = NULL;
+    }
+}
+
+int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err)
+{
+    if (ensure_parents(t, n->path, err) < 0)
+        return -1;
+    struct lkb_node *old = lkb_tree_get(t, n->path);
+    if (old && old->type == LKB_NODE_DIR && n->type == LKB_NODE_DIR) {
+        old->mode = n->mode;
+        old->uid = n->uid;
+        old->gid = n->gid;
+        old->mtime = n->mtime;
+        node_release(n);
+        return 0;
+    }
+    if (old)
+        lkb_tree_remove(t, n->path);
+    if (append(t, n) < 0)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32_t uid,
+                     uint32_t gid, int64_t mtime, struct lkb_error *err)
+{
+    struct lkb_node n = {.type = LKB_NODE_DIR, .mode = mode, .uid = uid, .gid = gid,
+                         .mtime = mtime};
+    if (!(n.path = strdup(path)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = lkb_tree_put(t, &n, err);
+    if (rc < 0)
+        free(n.path);
+    return rc;
+}
+
+int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, size_t size,
+                      uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime,
+                      struct lkb_error *err)
+{
+    struct lkb_node n = {.type = LKB_NODE_FILE, .mode = mode, .uid = uid, .gid = gid,
+                         .mtime = mtime};
+    n.path = strdup(path);
+    n.blob = lkb_blob_new(data, size);
+    if (!n.path || !n.blob) {
+        free(n.path);
+        lkb_blob_unref(n.blob);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    int rc = lkb_tree_put(t, &n, err);
+    if (rc < 0)
+        node_release(&n);
+    return rc;
+}
+
+int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
+                         uint32_t gid, int64_t mtime, struct lkb_error *err)
+{
+    struct lkb_node n = {.type = LKB_NODE_SYMLINK, .mode = 0777, .uid = uid, .gid = gid,
+                         .mtime = mtime};
+    n.path = strdup(path);
+    n.link = strdup(target);
+    if (!n.path || !n.link) {
+        node_release(&n);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    int rc = lkb_tree_put(t, &n, err);
+    if (rc < 0)
+        node_release(&n);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* The root file system being built, in memory: nothing is extracted onto
+ * the host, so no root privileges, no mknod, no host path tricks.
+ *
+ * Entries keep insertion order (parents are always inserted before their
+ * children), which is the order the initrd and tar are written in, so the
+ * output is deterministic. File data is a refcounted blob; several regular
+ * files sharing one blob are hard links of one inode. */
+#ifndef LKB_ROOTFS_TREE_H
+#define LKB_ROOTFS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+enum lkb_node_type { LKB_NODE_FILE, LKB_NODE_DIR, LKB_NODE_SYMLINK, LKB_NODE_CHR, LKB_NODE_BLK,
+                     LKB_NODE_FIFO };
+
+struct lkb_blob {
+    unsigned refs;
+    size_t size;
+    unsigned char *data;
+};
+
+struct lkb_node {
+    char *path; /* relative, cleaned, no leading or trailing '/' */
+    enum lkb_node_type type;
+    uint32_t mode; /* permission bits incl. setuid/setgid/sticky */
+    uint32_t uid, gid;
+    int64_t mtime;
+    struct lkb_blob *blob; /* FILE */
+    char *link;            /* SYMLINK target, as written */
+    uint32_t rdev_major, rdev_minor;
+    bool removed; /* tombstone, skipped on output */
+};
+
+struct lkb_tree {
+    struct lkb_node *nodes;
+    size_t n, cap;
+    size_t *slots; /* open-addressing hash of live node indices (+1; 0 = empty) */
+    size_t n_slots, n_live;
+    int64_t default_mtime; /* for implicitly created parents */
+};
+
+void lkb_tree_init(struct lkb_tree *t, int64_t default_mtime);
+void lkb_tree_free(struct lkb_tree *t);
+
+/* Clean a path from an archive or the YAML: strip "./" and leading '/',
+ * collapse "//" and "." components. Fails on ".." components (they could
+ * escape the root) and on empty results. *out is malloc'd. */
+int lkb_tree_clean_path(const char *in, char **out, struct lkb_error *err);
+
+struct lkb_node *lkb_tree_get(struct lkb_tree *t, const char *path);
+
+/* Insert or replace the entry at n->path (already cleaned; ownership of
+ * path, link and the blob reference moves to the tree). A directory over a
+ * directory keeps its position and takes the new metadata; anything else
+ * replaces the old entry (and its subtree). Missing parents are created as
+ * 0755 root directories. Fails if a parent is not a directory. */
+int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err);
+
+/* Remove path and everything below it. Returns whether anything existed. */
+bool lkb_tree_remove(struct lkb_tree *t, const char *path);
+
+/* Remove everything below path (keeping path). */
+void lkb_tree_clear_dir(struct lkb_tree *t, const char *path, bool (*keep)(const char *, void *),
+                        void *ctx);
+
+/* Helpers for generated entries. */
+int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32_t uid,
+                     uint32_t gid, int64_t mtime, struct lkb_error *err);
+int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, size_t size,
+                      uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime,
+                      struct lkb_error *err);
+int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
+                         uint32_t gid, int64_t mtime, struct lkb_error *err);
+
+struct lkb_blob *lkb_blob_new(const void *data, size_t size);
+struct lkb_blob *lkb_blob_ref(struct lkb_blob *b);
+void lkb_blob_unref(struct lkb_blob *b);
+
+#endif

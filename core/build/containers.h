@@ -1,0 +1,20 @@
+/* onboot/onshutdown/services bundles and volumes in the root tree
+ * (runtime-config.md §12, build-and-outputs.md §6). */
+#ifndef LKB_BUILD_CONTAINERS_H
+#define LKB_BUILD_CONTAINERS_H
+
+#include "config/config.h"
+#include "oci/oci.h"
+#include "rootfs/tree.h"
+#include "util/error.h"
+
+/* Looks up the pulled image of an image string from the YAML. */
+typedef struct lkb_image *(*lkb_image_lookup_fn)(void *ctx, const char *image);
+
+int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
+                      lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err);
+
+int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
+                         lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err);
+
+#endif

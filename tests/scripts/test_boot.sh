@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build kernel+initrd for amd64 and arm64 from the loopback registry and
+# really boot both in QEMU (TCG): the init marker must appear on the serial
+# console, with the onboot/services bundles and the files entry in place.
+. "$(dirname "$0")/lib.sh"
+: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
+. "$LKB_TEST_STATE/registry.env"
+export LKB_REGISTRY=$LKB_TEST_REGISTRY
+data="$LKB_SOURCE_DIR/tests/data/boot"
+for f in system amd64 arm64; do
+  sed "s|\${LKB_REGISTRY}|$LKB_REGISTRY|g" "$data/$f.yml" >"$TMP/$f.yml"
+done
+
+boot() { # boot ARCH
+  local arch=$1 out="$TMP/out-$1"
+  mkdir -p "$out"
+  expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/cache" -arch "$arch" -dir "$out" -name sys \
+    "$TMP/system.yml" "$TMP/$arch.yml"
+  for f in sys-kernel sys-initrd.img sys-cmdline; do
+    [ -s "$out/$f" ] || fail "$arch: $f missing"
+  done
+  local -a qemu
+  case $arch in
+    amd64) qemu=(qemu-system-x86_64 -M q35 -m 512) ;;
+    arm64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512) ;;
+  esac
+  set +e
+  timeout 300 "${qemu[@]}" -nographic -no-reboot -nodefaults -serial stdio \
+    -kernel "$out/sys-kernel" -initrd "$out/sys-initrd.img" -append "$(cat "$out/sys-cmdline")" \
+    </dev/null >"$TMP/console-$arch" 2>&1
+  local rc=$?
+  set -e
+  grep -q "LKB-INIT-MARKER done" "$TMP/console-$arch" || {
+    tail -40 "$TMP/console-$arch" >&2; fail "$arch: no init marker on the console (qemu rc $rc)"; }
+  expect_in "$TMP/console-$arch" "LKB-INIT-MARKER arch=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)"
+  expect_in "$TMP/console-$arch" "lkb-containers onboot: 000-hello"
+  expect_in "$TMP/console-$arch" "lkb-containers services: sleeper"
+  expect_in "$TMP/console-$arch" "lkb-file: written by lkb"
+}
+boot amd64
+boot arm64
+echo "boot: ok"

@@ -6,9 +6,9 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake pkg-config
-  libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
+  libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev liblz4-dev
   # tests
-  libcriterion-dev clang python3 curl openssl apache2-utils cpio file
+  libcriterion-dev clang python3 curl openssl apache2-utils cpio file zstd lz4 xz-utils
   docker-registry skopeo
   # boot tests and disk-image checks
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs

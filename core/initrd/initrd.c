@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "initrd/lz4legacy.h"
 #include "rootfs/archive_out.h"
 #include "util/fs.h"
 
@@ -30,6 +31,21 @@ static bool skip_boot_files(const struct lkb_node *n, void *ctx)
     (void)ctx;
     return !strcmp(n->path, "boot/kernel") || !strcmp(n->path, "boot/cmdline") ||
            !strcmp(n->path, "boot/ucode.cpio");
+}
+
+struct lz4_sink {
+    struct lkb_lz4legacy *z;
+    struct lkb_error *err;
+};
+
+static la_ssize_t lz4_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    struct lz4_sink *s = ctx;
+    if (lkb_lz4legacy_write(s->z, buf, len, s->err) < 0) {
+        archive_set_error(a, EIO, "%s", s->err->msg);
+        return -1;
+    }
+    return (la_ssize_t)len;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -66,30 +82,45 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     switch (comp) {
     case LKB_INITRD_GZIP:
         rc |= archive_write_add_filter_gzip(a);
+        /* No mtime in the gzip header: identical inputs, identical bytes. */
+        rc |= archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
         break;
     case LKB_INITRD_ZSTD:
         rc |= archive_write_add_filter_zstd(a);
         break;
-    case LKB_INITRD_LZ4:
-        /* The kernel's lz4 decompressor wants the legacy frame format. */
-        rc |= archive_write_add_filter_lz4(a);
-        rc |= archive_write_set_filter_option(a, "lz4", "lz4-legacy", "1");
+    case LKB_INITRD_LZ4: /* compressed by lz4legacy.c through the callback */
         break;
     case LKB_INITRD_NONE:
         break;
     }
     /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
     rc |= archive_write_set_bytes_in_last_block(a, 1);
-    if (rc != ARCHIVE_OK || archive_write_open_fd(a, f.fd) != ARCHIVE_OK) {
+    struct lz4_sink sink = {NULL, err};
+    int opened;
+    if (comp == LKB_INITRD_LZ4) {
+        sink.z = lkb_lz4legacy_new(f.fd);
+        opened = sink.z ? archive_write_open2(a, &sink, NULL, lz4_cb, NULL, NULL) : ARCHIVE_FATAL;
+    } else {
+        opened = archive_write_open_fd(a, f.fd);
+    }
+    if (rc != ARCHIVE_OK || opened != ARCHIVE_OK) {
+        if (sink.z)
+            lkb_lz4legacy_finish(sink.z, err);
         lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
         archive_write_free(a);
         lkb_atomic_file_abort(&f);
         return -1;
     }
-    if (lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0 ||
-        archive_write_close(a) != ARCHIVE_OK) {
-        if (err->kind == LKB_ERR_NONE || !err->msg[0])
-            lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
+    int failed = lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0;
+    if (!failed && archive_write_close(a) != ARCHIVE_OK)
+        failed = lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path,
+                               archive_error_string(a));
+    if (sink.z) {
+        struct lkb_error ignored;
+        if (lkb_lz4legacy_finish(sink.z, failed ? &ignored : err) < 0)
+            failed = 1;
+    }
+    if (failed) {
         archive_write_free(a);
         lkb_atomic_file_abort(&f);
         return -1;

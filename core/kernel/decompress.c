@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 static uint32_t le32(const uint8_t *p)
@@ -74,6 +76,49 @@ int lkb_kernel_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *o
     return 0;
 }
 
+/* Payloads other than gzip (Debian's kernels use xz): libarchive's "raw"
+ * format with every decompression filter it has. */
+static int raw_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
+                          struct lkb_error *err)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    struct archive_entry *e;
+    size_t cap = in_len * 4 + 4096, len = 0;
+    uint8_t *buf = malloc(cap);
+    int ok = buf && archive_read_open_memory(a, in, in_len) == ARCHIVE_OK &&
+             archive_read_next_header(a, &e) == ARCHIVE_OK && archive_filter_count(a) > 1;
+    while (ok) {
+        if (len == cap) {
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                ok = 0;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        la_ssize_t r = archive_read_data(a, buf + len, cap - len);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            ok = 0;
+            break;
+        }
+        len += (size_t)r;
+    }
+    archive_read_free(a);
+    if (!ok || !len) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *out_len = len;
+    (void)err;
+    return 0;
+}
+
 int lkb_kernel_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                           struct lkb_error *err)
 {
@@ -98,12 +143,17 @@ int lkb_kernel_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
                                  "bzImage payload (offset %llu, length %llu) lies outside the "
                                  "%zu-byte kernel",
                                  (unsigned long long)off, (unsigned long long)plen, in_len);
-        if (in[off] != 0x1f || in[off + 1] != 0x8b)
-            return lkb_error_set(err, LKB_ERR_BUILD,
-                                 "unsupported bzImage payload format at offset %llu (only gzip "
-                                 "payloads can be decompressed)",
-                                 (unsigned long long)off);
-        return lkb_kernel_gunzip(in + off, (size_t)plen, out, out_len, err);
+        if (in[off] == 0x1f && in[off + 1] == 0x8b)
+            return lkb_kernel_gunzip(in + off, (size_t)plen, out, out_len, err);
+        /* The kernel build appends the uncompressed size (4 bytes) after
+         * the compressed stream; decoders want the stream alone. */
+        if ((plen > 4 && raw_decompress(in + off, (size_t)plen - 4, out, out_len, err) == 0) ||
+            raw_decompress(in + off, (size_t)plen, out, out_len, err) == 0)
+            return 0;
+        return lkb_error_set(err, LKB_ERR_BUILD,
+                             "unsupported bzImage payload format at offset %llu (gzip, xz, "
+                             "lzma, bzip2, lz4 and zstd can be decompressed)",
+                             (unsigned long long)off);
     }
     return lkb_error_set(err, LKB_ERR_BUILD, "no compressed kernel or no supported format found");
 }

@@ -17,7 +17,7 @@ clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/core" -I"$root/sdk/include" -I"$out/gen" \
   "$root/tests/fuzz/fuzz_config.c" $srcs -o "$out/fuzz_config" \
-  $(pkg-config --libs yaml-0.1 libarchive libcurl jansson libcrypto zlib) -lpthread -ldl
+  $(pkg-config --libs yaml-0.1 libarchive libcurl jansson libcrypto zlib liblz4) -lpthread -ldl
 "$out/fuzz_config" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" 2>"$out/fuzz.log" || {
   tail -60 "$out/fuzz.log" >&2

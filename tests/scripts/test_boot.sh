@@ -11,10 +11,11 @@ for f in system amd64 arm64; do
   sed "s|\${LKB_REGISTRY}|$LKB_REGISTRY|g" "$data/$f.yml" >"$TMP/$f.yml"
 done
 
-boot() { # boot ARCH
-  local arch=$1 out="$TMP/out-$1"
+boot() { # boot ARCH [COMPRESSION]
+  local arch=$1 comp=${2:-gzip} out="$TMP/out-$1-${2:-gzip}"
   mkdir -p "$out"
   expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/cache" -arch "$arch" -dir "$out" -name sys \
+    -initrd-compression "$comp" \
     "$TMP/system.yml" "$TMP/$arch.yml"
   for f in sys-kernel sys-initrd.img sys-cmdline; do
     [ -s "$out/$f" ] || fail "$arch: $f missing"
@@ -27,16 +28,19 @@ boot() { # boot ARCH
   set +e
   timeout 300 "${qemu[@]}" -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "$out/sys-kernel" -initrd "$out/sys-initrd.img" -append "$(cat "$out/sys-cmdline")" \
-    </dev/null >"$TMP/console-$arch" 2>&1
+    </dev/null >"$TMP/console-$arch-$comp" 2>&1
   local rc=$?
   set -e
-  grep -q "LKB-INIT-MARKER done" "$TMP/console-$arch" || {
-    tail -40 "$TMP/console-$arch" >&2; fail "$arch: no init marker on the console (qemu rc $rc)"; }
-  expect_in "$TMP/console-$arch" "LKB-INIT-MARKER arch=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)"
-  expect_in "$TMP/console-$arch" "lkb-containers onboot: 000-hello"
-  expect_in "$TMP/console-$arch" "lkb-containers services: sleeper"
-  expect_in "$TMP/console-$arch" "lkb-file: written by lkb"
+  grep -q "LKB-INIT-MARKER done" "$TMP/console-$arch-$comp" || {
+    tail -40 "$TMP/console-$arch-$comp" >&2; fail "$arch: no init marker on the console (qemu rc $rc)"; }
+  expect_in "$TMP/console-$arch-$comp" "LKB-INIT-MARKER arch=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)"
+  expect_in "$TMP/console-$arch-$comp" "lkb-containers onboot: 000-hello"
+  expect_in "$TMP/console-$arch-$comp" "lkb-containers services: sleeper"
+  expect_in "$TMP/console-$arch-$comp" "lkb-file: written by lkb"
 }
 boot amd64
 boot arm64
+# The kernel only takes LZ4's legacy framing, and zstd since 5.9.
+boot amd64 lz4
+boot arm64 zstd
 echo "boot: ok"

@@ -1,0 +1,107 @@
+#include "initrd/lz4legacy.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <lz4hc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LZ4_LEGACY_MAGIC 0x184C2102u
+#define LZ4_LEGACY_BLOCK (8u << 20) /* the kernel reads 8 MiB blocks */
+
+struct lkb_lz4legacy {
+    int fd;
+    int wrote_magic;
+    size_t fill;
+    char *in;
+    char *out;
+};
+
+struct lkb_lz4legacy *lkb_lz4legacy_new(int fd)
+{
+    struct lkb_lz4legacy *z = calloc(1, sizeof *z);
+    if (!z)
+        return NULL;
+    z->fd = fd;
+    z->in = malloc(LZ4_LEGACY_BLOCK);
+    z->out = malloc((size_t)LZ4_compressBound(LZ4_LEGACY_BLOCK));
+    if (!z->in || !z->out) {
+        free(z->in);
+        free(z->out);
+        free(z);
+        return NULL;
+    }
+    return z;
+}
+
+static int put(int fd, const void *p, size_t n, struct lkb_error *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing lz4 initrd");
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void le32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)v;
+    b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+}
+
+static int flush_block(struct lkb_lz4legacy *z, struct lkb_error *err)
+{
+    unsigned char hdr[4];
+    if (!z->wrote_magic) {
+        le32(hdr, LZ4_LEGACY_MAGIC);
+        if (put(z->fd, hdr, 4, err) < 0)
+            return -1;
+        z->wrote_magic = 1;
+    }
+    if (!z->fill)
+        return 0;
+    int n = LZ4_compress_HC(z->in, z->out, (int)z->fill, LZ4_compressBound(LZ4_LEGACY_BLOCK),
+                            LZ4HC_CLEVEL_DEFAULT);
+    if (n <= 0)
+        return lkb_error_set(err, LKB_ERR_BUILD, "lz4 compression failed");
+    le32(hdr, (uint32_t)n);
+    z->fill = 0;
+    return put(z->fd, hdr, 4, err) < 0 ? -1 : put(z->fd, z->out, (size_t)n, err);
+}
+
+int lkb_lz4legacy_write(struct lkb_lz4legacy *z, const void *data, size_t len,
+                        struct lkb_error *err)
+{
+    const char *p = data;
+    while (len) {
+        size_t n = LZ4_LEGACY_BLOCK - z->fill;
+        if (n > len)
+            n = len;
+        memcpy(z->in + z->fill, p, n);
+        z->fill += n;
+        p += n;
+        len -= n;
+        if (z->fill == LZ4_LEGACY_BLOCK && flush_block(z, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int lkb_lz4legacy_finish(struct lkb_lz4legacy *z, struct lkb_error *err)
+{
+    int rc = flush_block(z, err);
+    free(z->in);
+    free(z->out);
+    free(z);
+    return rc;
+}

@@ -118,8 +118,7 @@ static enum scan_result scan_layer(struct lkb_image *im, size_t layer, char *tar
         mode_t type = archive_entry_filetype(e);
         if (strcmp(name, target) == 0) {
             if (hl) {
-                clean_name(hl, tmp, sizeof tmp);
-                snprintf(target, tsize, "%s", tmp);
+                clean_name(hl, target, tsize);
                 res = SCAN_REDIRECT;
             } else if (type == AE_IFREG) {
                 res = read_data(a, e, data, len, err) < 0 ? SCAN_ERROR : SCAN_FOUND;

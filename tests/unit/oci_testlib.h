@@ -129,7 +129,7 @@ static __attribute__((unused)) size_t dir_entries(const char *dir)
  * "127.0.0.1:PORT" to hostport. */
 static __attribute__((unused)) pid_t start_proxy(const char *dir, const char *args, char *hostport, size_t size)
 {
-    char portfile[4096], cmd[8192];
+    char portfile[4096], cmd[16384];
     snprintf(portfile, sizeof portfile, "%s/proxy.port", dir);
     unlink(portfile);
     snprintf(cmd, sizeof cmd, "exec python3 %s/tests/tools/faultproxy.py --port-file %s %s",

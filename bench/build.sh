@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build benchmarks: a small image (the test system) and a ~100 MB one, cold
+# cache (empty) and warm cache, printing wall time, peak RSS and initrd
+# throughput. Uses the loopback registry of the test suite.
+#   bash bench/build.sh            (needs a built build/lkb)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+lkb=$root/build/lkb
+[ -x "$lkb" ] || bash scripts/build.sh build
+export LKB_TEST_STATE=${LKB_TEST_STATE:-$root/build/test-state}
+state=$(bash scripts/test-env.sh)
+. "$state/registry.env"
+cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
+R=$LKB_TEST_REGISTRY
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ ! -d "$cache/bench/big" ]; then
+  python3 bench/mkbig.py "$cache/debs" "$cache/bench" 100 >/dev/null
+fi
+skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$cache/bench/big:1" "docker://$R/lkb-bench/big:1"
+
+sed "s|\${LKB_REGISTRY}|$R|g" examples/minimal.yml >"$work/small.yml"
+cat >"$work/big.yml" <<YML
+kernel:
+  image: $R/lkb-test/kernel:6.1
+  cmdline: console=ttyS0
+init:
+  - $R/lkb-test/init:1
+  - $R/lkb-bench/big:1
+YML
+
+run() { # run LABEL YML CACHE
+  python3 - "$lkb" "$2" "$3" "$work/out-$1" "$1" <<'PY'
+import os, resource, subprocess, sys, time
+lkb, yml, cache, out, label = sys.argv[1:]
+os.makedirs(out, exist_ok=True)
+t0 = time.monotonic()
+p = subprocess.Popen([lkb, "build", "-q", "-arch", "amd64", "-cache", cache, "-dir", out, "-name", "b", yml])
+_, status, ru = os.wait4(p.pid, 0)
+dt = time.monotonic() - t0
+if status:
+    sys.exit(f"{label}: lkb failed")
+size = os.path.getsize(os.path.join(out, "b-initrd.img"))
+print(f"{label:12s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:7.1f} MB   initrd {size/1e6:7.1f} MB   {size/1e6/dt:6.1f} MB/s of initrd")
+PY
+}
+echo "lkb build benchmarks ($(nproc) cores)"
+for img in small big; do
+  rm -rf "$work/cache-$img"
+  run "$img-cold" "$work/$img.yml" "$work/cache-$img"
+  run "$img-warm" "$work/$img.yml" "$work/cache-$img"
+done

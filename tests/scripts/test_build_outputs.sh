@@ -104,14 +104,16 @@ for comp in zstd lz4 none; do
     zstd) zstd -dc "$TMP/$comp/s-initrd.img" ;;
     lz4) lz4 -dc "$TMP/$comp/s-initrd.img" ;;
     none) cat "$TMP/$comp/s-initrd.img" ;;
-  esac | cpio -it 2>/dev/null | grep -qx init || fail "$comp initrd unreadable"
+  esac >"$TMP/$comp.cpio"
+  cpio -it <"$TMP/$comp.cpio" >"$TMP/$comp.list" 2>/dev/null
+  grep -qx init "$TMP/$comp.list" || fail "$comp initrd unreadable"
 done
 expect_rc 2 "$LKB_BIN" build -q -cache "$C" -initrd-compression brotli "$TMP/sys.yml"
 
 # --- tar-kernel-initrd, decompress-kernel ---------------------------------
 mkdir -p "$TMP/tki"
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar-kernel-initrd -decompress-kernel -arch arm64 -dir "$TMP/tki" -name s "$TMP/sys.yml"
-tar tf "$TMP/tki/s-initrd.tar" | tr '\n' ' ' | grep -q "^kernel initrd.img cmdline $" || fail "tar-kernel-initrd entries: $(tar tf "$TMP/tki/s-initrd.tar")"
+[ "$(tar tf "$TMP/tki/s-initrd.tar" | tr '\n' ' ')" = "kernel initrd.img cmdline " ] || fail "tar-kernel-initrd entries: $(tar tf "$TMP/tki/s-initrd.tar")"
 tar xOf "$TMP/tki/s-initrd.tar" kernel >"$TMP/Image"
 [ "$(dd if="$TMP/Image" bs=1 skip=56 count=4 2>/dev/null)" = "ARMd" ] || fail "arm64 kernel not decompressed to an Image"
 

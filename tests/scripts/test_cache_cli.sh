@@ -13,8 +13,9 @@ expect_in "$TMP/out" "example.org/lkb/init:1"
 expect_in "$TMP/out" "$LKB_TEST_INIT_DIGEST"
 
 expect_rc 0 "$LKB_BIN" cache -cache "$c" export example.org/lkb/init:1 "$TMP/out.tar"
-tar tf "$TMP/out.tar" | grep -qx "index.json" || fail "export lacks index.json"
-tar tf "$TMP/out.tar" | grep -qx "blobs/sha256/${LKB_TEST_INIT_DIGEST#sha256:}" || fail "export lacks the index blob"
+tar tf "$TMP/out.tar" >"$TMP/list"
+grep -qx "index.json" "$TMP/list" || fail "export lacks index.json"
+grep -qx "blobs/sha256/${LKB_TEST_INIT_DIGEST#sha256:}" "$TMP/list" || fail "export lacks the index blob"
 
 expect_rc 2 "$LKB_BIN" cache -cache "$c" rm example.org/lkb/nosuch:1
 expect_in "$TMP/err" "not in the cache"

@@ -18,8 +18,10 @@ plugindir=$(realpath "$(pkg-config --variable=plugindir lkb-plugin)")
 cp -r "$LKB_SOURCE_DIR/sdk/examples/hello" "$TMP/src"
 make -s -C "$TMP/src" >/dev/null
 # Links nothing of lkb: no undefined lkb_ symbols, only the entry exported.
-if nm -D --undefined-only "$TMP/src/hello.so" | grep -q ' lkb_'; then fail "hello.so imports lkb symbols"; fi
-nm -D --defined-only "$TMP/src/hello.so" | grep -q ' T lkb_plugin_entry_v1$' || fail "entry not exported"
+nm -D --undefined-only "$TMP/src/hello.so" >"$TMP/undef"
+nm -D --defined-only "$TMP/src/hello.so" >"$TMP/def"
+if grep -q ' lkb_' "$TMP/undef"; then fail "hello.so imports lkb symbols"; fi
+grep -q ' T lkb_plugin_entry_v1$' "$TMP/def" || fail "entry not exported"
 
 expect_rc 0 env LKB_PLUGIN_PATH="$TMP/src/hello.so:$plugindir" "$prefix/bin/lkb" formats
 grep -qE "^hello +example plugin.*$TMP/src/hello.so \(hello 1.0\)" "$TMP/out" || { cat "$TMP/out"; fail "hello not listed"; }

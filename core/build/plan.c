@@ -137,10 +137,11 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
                 return unknown_format(plugins, names[i], err);
             }
             if (!supports_arch(&pf->plugin->fmt, plan->arch)) {
+                const char *arch = plan->arch;
                 lkb_build_plan_free(plan);
                 return lkb_error_set(err, LKB_ERR_USAGE,
                                      "format %s does not support architecture %s (use -arch)",
-                                     names[i], plan->arch);
+                                     names[i], arch);
             }
         }
         plan->n_formats++;

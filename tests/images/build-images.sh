@@ -34,6 +34,7 @@ push onboot 1 lkb-test/onboot
 push service 1 lkb-test/service
 push layers 1 lkb-test/layers
 push amd64only 1 lkb-test/amd64only
+push rpi3-assets 1 lkb-test/rpi3-assets
 
 {
   echo "LKB_TEST_KERNEL=$reg/lkb-test/kernel:6.1"
@@ -42,6 +43,8 @@ push amd64only 1 lkb-test/amd64only
   echo "LKB_TEST_SERVICE=$reg/lkb-test/service:1"
   echo "LKB_TEST_LAYERS=$reg/lkb-test/layers:1"
   echo "LKB_TEST_AMD64ONLY=$reg/lkb-test/amd64only:1"
+  echo "LKB_TEST_RPI3_ASSETS=$reg/lkb-test/rpi3-assets:1"
+  echo "LKB_TEST_DEBS=$cache/debs"
   echo "LKB_TEST_OCI_DIR=$oci"
   cat "$oci/digests.env"
 } >"$state/images.env.tmp"

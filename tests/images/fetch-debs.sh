@@ -1,44 +1,69 @@
 #!/usr/bin/env bash
 # Download the Debian packages the test images are built from, for amd64 and
-# arm64, into $LKB_TEST_CACHE/debs/<arch>/ (default ~/.cache/lkb-tests).
-# arm64 uses private apt lists, so the host's dpkg architectures are never
-# changed. Already-downloaded packages are reused.
+# arm64, into $LKB_TEST_CACHE/debs/<arch>/ (default ~/.cache/lkb-tests) and
+# write $LKB_TEST_CACHE/debs/<arch>/selected: "PACKAGE FILE.deb" per line,
+# the exact files mkimages.py uses (the cache may hold older kernels).
+#
+# arm64 uses private apt lists (-oAPT::Architecture=arm64
+# -oDir::State::Lists=...), refreshed at most once a day, so the host's dpkg
+# architectures are never changed. A package whose candidate .deb is already
+# cached is not downloaded again; with no network the previous selection is
+# reused.
 set -euo pipefail
 cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
-# Packages per arch; the kernel package is resolved from the metapackage.
+host_arch=$(dpkg --print-architecture)
+# Besides these, each arch gets the kernel the linux-image-<arch>
+# metapackage depends on (Debian 12: linux-image-6.1.0-N-<arch>).
 PKGS=(busybox-static)
 
-fetch_arch() {
+die() { echo "fetch-debs: $*" >&2; exit 1; }
+
+fetch_arch() { # fetch_arch ARCH
   local arch=$1 dir="$cache/debs/$1"
   mkdir -p "$dir"
+  # The downloads land in a cache dir the _apt sandbox user cannot write.
   local -a opts=(-oAPT::Sandbox::User=root)
-  if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  if [ "$arch" != "$host_arch" ]; then
     local apt="$cache/apt-$arch"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    opts=(-oAPT::Sandbox::User=root -oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
-          -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
-          -oDir::State::Status=/dev/null)
-    # Refresh the private lists at most once a day.
+    opts+=(-oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
+           -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
+           -oDir::State::Status=/dev/null)
     if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
-      apt-get "${opts[@]}" -qq update >/dev/null
+      apt-get "${opts[@]}" -qq update >"$apt/update.log" 2>&1 ||
+        echo "fetch-debs: apt-get update for $arch failed, using older lists (see $apt/update.log)" >&2
     fi
   fi
-  local kpkg
+
+  local sel="$dir/selected.new" kpkg p ver file
+  : >"$sel"
   kpkg=$(apt-cache "${opts[@]}" depends "linux-image-$arch" 2>/dev/null |
          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)
-  [ -n "$kpkg" ] || { echo "cannot resolve linux-image-$arch" >&2; exit 1; }
-  local p
-  for p in "${PKGS[@]}" "$kpkg"; do
-    if ! ls "$dir/${p}_"*.deb >/dev/null 2>&1; then
-      (cd "$dir" && apt-get "${opts[@]}" -qq download "$p:$arch" >/dev/null)
+  for p in "${PKGS[@]}" ${kpkg:+"$kpkg"}; do
+    ver=$(apt-cache "${opts[@]}" show --no-all-versions "$p:$arch" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
+    [ -n "$ver" ] || { rm -f "$sel"; break; }
+    file="${p}_${ver//:/%3a}_${arch}.deb"
+    if [ ! -s "$dir/$file" ]; then
+      (cd "$dir" && apt-get "${opts[@]}" -qq download "$p:$arch" >/dev/null 2>"$dir/download.log") ||
+        { rm -f "$sel"; break; }
     fi
+    [ -s "$dir/$file" ] || die "apt-get download $p:$arch did not produce $file"
+    echo "$p $file" >>"$sel"
   done
-  echo "$kpkg" >"$dir/kernel-package"
+  if [ -f "$sel" ] && [ -n "$kpkg" ]; then
+    echo "linux-image $(sed -n "s/^$kpkg //p" "$sel")" >>"$sel"
+    mv "$sel" "$dir/selected"
+  elif [ -s "$dir/selected" ]; then
+    rm -f "$sel"
+    echo "fetch-debs: cannot resolve or download the $arch packages; reusing $dir/selected" >&2
+  else
+    die "cannot resolve or download busybox-static and linux-image-$arch for $arch (apt lists missing? network?)"
+  fi
 }
 
-if [ "$(id -u)" -eq 0 ] || [ -w /var/lib/apt/lists ]; then
-  # The host lists must know the packages (fresh machines have them after deps.sh).
-  apt-cache show busybox-static >/dev/null 2>&1 || apt-get -qq update
+# Fresh machines may lack the host lists; refresh them once if we can.
+if ! apt-cache show linux-image-amd64 >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  apt-get -qq update >/dev/null
 fi
 fetch_arch amd64
 fetch_arch arm64

@@ -15,6 +15,8 @@
 
 #include "assets.h"
 #include "bootscr.h"
+#include "fat32.h"
+#include "sdimage.h"
 #include "uimage.h"
 
 #define RPI3_MTIME 1492533000 /* lkb's fixed mtime for generated entries */
@@ -103,32 +105,72 @@ static int tar_add(struct tarw *t, const char *name, const void *data, size_t si
     return 0;
 }
 
-static int add_uimage(struct tarw *t, const char *name, const struct uimage_params *p,
-                      const unsigned char *payload, size_t len)
-{
-    unsigned char hdr[UIMAGE_HEADER_SIZE];
-    uimage_header(hdr, p, payload, len);
-    archive_entry_clear(t->e);
-    archive_entry_set_pathname(t->e, name);
-    archive_entry_set_filetype(t->e, AE_IFREG);
-    archive_entry_set_perm(t->e, 0644);
-    archive_entry_set_mtime(t->e, RPI3_MTIME, 0);
-    archive_entry_set_size(t->e, (la_int64_t)(UIMAGE_HEADER_SIZE + len));
-    if (archive_write_header(t->a, t->e) != ARCHIVE_OK ||
-        archive_write_data(t->a, hdr, sizeof hdr) != (la_ssize_t)sizeof hdr ||
-        archive_write_data(t->a, payload, len) != (la_ssize_t)len)
-        return -1;
-    return 0;
-}
-
 static int is_rpi3_dtb(const char *name)
 {
     return strncmp(name, "broadcom/bcm2837-rpi-3-b", 24) == 0 &&
            strcmp(name + strlen(name) - 4, ".dtb") == 0;
 }
 
-static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
-                      const struct lkb_build_input *in)
+/* Everything that goes onto the boot partition, in tar order. */
+struct boot_files {
+    struct fat_file *f;
+    size_t n;
+    unsigned char **owned; /* buffers to free */
+    size_t n_owned;
+    char **names;
+    size_t n_names;
+};
+
+static int bf_add(struct boot_files *b, const char *name, const unsigned char *data, size_t size,
+                  unsigned char *owned)
+{
+    struct fat_file *nf = realloc(b->f, (b->n + 1) * sizeof *nf);
+    unsigned char **no = realloc(b->owned, (b->n_owned + 1) * sizeof *no);
+    char **nn = realloc(b->names, (b->n_names + 1) * sizeof *nn);
+    if (nf)
+        b->f = nf;
+    if (no)
+        b->owned = no;
+    if (nn)
+        b->names = nn;
+    char *copy = strdup(name);
+    if (!nf || !no || !nn || !copy) {
+        free(copy);
+        free(owned);
+        return -1;
+    }
+    b->names[b->n_names++] = copy;
+    if (owned)
+        b->owned[b->n_owned++] = owned;
+    b->f[b->n++] = (struct fat_file){copy, data, size};
+    return 0;
+}
+
+static void bf_free(struct boot_files *b)
+{
+    for (size_t i = 0; i < b->n_owned; i++)
+        free(b->owned[i]);
+    for (size_t i = 0; i < b->n_names; i++)
+        free(b->names[i]);
+    free(b->owned);
+    free(b->names);
+    free(b->f);
+}
+
+static unsigned char *with_uimage(const struct uimage_params *p, const unsigned char *payload,
+                                  size_t len)
+{
+    unsigned char *img = malloc(UIMAGE_HEADER_SIZE + len);
+    if (img) {
+        uimage_header(img, p, payload, len);
+        memcpy(img + UIMAGE_HEADER_SIZE, payload, len);
+    }
+    return img;
+}
+
+static int collect(const struct lkb_host_api *api, lkb_host *host,
+                   const struct lkb_build_input *in, struct rpi3_assets *assets,
+                   struct boot_files *bf)
 {
     if (!in->arch || strcmp(in->arch, "arm64") != 0)
         return api->set_error(host,
@@ -146,15 +188,13 @@ static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
     if (!script)
         return api->set_error(host, "the kernel cmdline cannot contain a single quote, a "
                                     "backslash or a newline (u-boot script quoting)");
-
-    struct rpi3_assets assets = {0};
-    unsigned char *kernel = NULL, *initrd = NULL, *scr = NULL;
+    if (rpi3_assets_load(api, host, assets) != LKB_OK) {
+        free(script);
+        return LKB_FAIL;
+    }
+    unsigned char *kernel = NULL, *initrd = NULL;
     size_t klen = 0, ilen = 0, slen = 0;
-    char tmp[4200] = "", final[4096];
     int rc = LKB_FAIL;
-    struct tarw t = {0};
-    if (rpi3_assets_load(api, host, &assets) != LKB_OK)
-        goto out;
     if (slurp(in->kernel_path, &kernel, &klen) < 0 || slurp(in->initrd_path, &initrd, &ilen) < 0) {
         api->set_error(host, "reading the kernel or initrd: %s", strerror(errno));
         goto out;
@@ -167,45 +207,30 @@ static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
         api->set_error(host, "the kernel is not an arm64 Image (no ARM\\x64 magic at 0x38)");
         goto out;
     }
-    if (!(scr = uimage_script(script, "lkb boot script", &slen))) {
-        api->set_error(host, "out of memory");
-        goto out;
-    }
-
-    snprintf(final, sizeof final, "%s.tar", in->output_base);
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        api->set_error(host, "creating %s: %s", final, strerror(errno));
-        tmp[0] = '\0';
-        goto out;
-    }
-    fchmod(fd, 0644);
-    t.a = archive_write_new();
-    t.e = archive_entry_new();
-    archive_write_set_format_ustar(t.a);
-    archive_write_set_bytes_in_last_block(t.a, 1);
-    if (archive_write_open_fd(t.a, fd) != ARCHIVE_OK)
-        goto werr;
-    for (size_t i = 0; i < assets.n; i++)
-        if (strcmp(assets.items[i].name, "u-boot.bin") != 0 &&
-            tar_add(&t, assets.items[i].name, assets.items[i].data, assets.items[i].size, 0) < 0)
-            goto werr;
-    if (tar_add(&t, "config.txt", config_txt, sizeof config_txt - 1, 0) < 0)
-        goto werr;
-    for (size_t i = 0; i < assets.n; i++)
-        if (strcmp(assets.items[i].name, "u-boot.bin") == 0 &&
-            tar_add(&t, "u-boot.bin", assets.items[i].data, assets.items[i].size, 0) < 0)
-            goto werr;
-    if (tar_add(&t, "boot.scr", scr, slen, 0) < 0)
-        goto werr;
+    for (size_t i = 0; i < assets->n; i++)
+        if (strcmp(assets->items[i].name, "u-boot.bin") != 0 &&
+            bf_add(bf, assets->items[i].name, assets->items[i].data, assets->items[i].size,
+                   NULL) < 0)
+            goto oom;
+    if (bf_add(bf, "config.txt", (const unsigned char *)config_txt, sizeof config_txt - 1,
+               NULL) < 0)
+        goto oom;
+    for (size_t i = 0; i < assets->n; i++)
+        if (strcmp(assets->items[i].name, "u-boot.bin") == 0 &&
+            bf_add(bf, "u-boot.bin", assets->items[i].data, assets->items[i].size, NULL) < 0)
+            goto oom;
+    unsigned char *scr = uimage_script(script, "lkb boot script", &slen);
+    if (!scr || bf_add(bf, "boot.scr", scr, slen, scr) < 0)
+        goto oom;
     struct uimage_params kp = {UIMAGE_TYPE_KERNEL, UIMAGE_COMP_NONE, RPI3_KERNEL_IMAGE_ADDR,
                                RPI3_KERNEL_IMAGE_ADDR, 0, "lkb kernel"};
     struct uimage_params ip = {UIMAGE_TYPE_RAMDISK, UIMAGE_COMP_NONE, 0, 0, 0, "lkb initrd"};
-    if (add_uimage(&t, "kernel.uimg", &kp, kernel, klen) < 0 ||
-        add_uimage(&t, "initrd.uimg", &ip, initrd, ilen) < 0 ||
-        tar_add(&t, "dtb", NULL, 0, 1) < 0 || tar_add(&t, "dtb/broadcom", NULL, 0, 1) < 0)
-        goto werr;
+    unsigned char *ku = with_uimage(&kp, kernel, klen);
+    if (!ku || bf_add(bf, "kernel.uimg", ku, klen + UIMAGE_HEADER_SIZE, ku) < 0)
+        goto oom;
+    unsigned char *iu = with_uimage(&ip, initrd, ilen);
+    if (!iu || bf_add(bf, "initrd.uimg", iu, ilen + UIMAGE_HEADER_SIZE, iu) < 0)
+        goto oom;
     for (size_t i = 0; i < in->n_dtbs; i++) {
         if (!is_rpi3_dtb(in->dtbs[i].name))
             continue;
@@ -215,40 +240,120 @@ static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
         snprintf(name, sizeof name, "dtb/%s", in->dtbs[i].name);
         if (slurp(in->dtbs[i].path, &d, &dl) < 0) {
             api->set_error(host, "reading %s: %s", in->dtbs[i].path, strerror(errno));
-            goto fail_written;
+            goto out;
         }
-        int r = tar_add(&t, name, d, dl, 0);
-        free(d);
-        if (r < 0)
-            goto werr;
+        if (bf_add(bf, name, d, dl, d) < 0)
+            goto oom;
     }
-    if (archive_write_close(t.a) != ARCHIVE_OK)
-        goto werr;
-    if (fsync(fd) < 0 || rename(tmp, final) < 0) {
-        api->set_error(host, "writing %s: %s", final, strerror(errno));
-        goto fail_written;
-    }
-    tmp[0] = '\0';
-    api->log(host, LKB_PLUGIN_LOG_INFO, "  %s", final);
     rc = LKB_OK;
     goto out;
-werr:
-    api->set_error(host, "writing %s: %s", final,
-                   t.a && archive_error_string(t.a) ? archive_error_string(t.a) : strerror(errno));
-fail_written:
+oom:
+    api->set_error(host, "out of memory");
 out:
-    if (t.a)
-        archive_write_free(t.a);
-    if (t.e)
-        archive_entry_free(t.e);
-    if (tmp[0])
-        unlink(tmp);
-    rpi3_assets_free(api, &assets);
     free(kernel);
     free(initrd);
-    free(scr);
     free(script);
     return rc;
+}
+
+static int write_tar(const struct lkb_host_api *api, lkb_host *host, const char *final,
+                     const struct boot_files *bf)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return api->set_error(host, "creating %s: %s", final, strerror(errno));
+    fchmod(fd, 0644);
+    struct tarw t = {archive_write_new(), archive_entry_new()};
+    archive_write_set_format_ustar(t.a);
+    archive_write_set_bytes_in_last_block(t.a, 1);
+    int ok = archive_write_open_fd(t.a, fd) == ARCHIVE_OK;
+    int dirs = 0;
+    for (size_t i = 0; ok && i < bf->n; i++) {
+        if (!dirs && strncmp(bf->f[i].path, "dtb/", 4) == 0) {
+            ok = tar_add(&t, "dtb", NULL, 0, 1) == 0 && tar_add(&t, "dtb/broadcom", NULL, 0, 1) == 0;
+            dirs = 1;
+        }
+        ok = ok && tar_add(&t, bf->f[i].path, bf->f[i].data, bf->f[i].size, 0) == 0;
+    }
+    ok = ok && archive_write_close(t.a) == ARCHIVE_OK && fsync(fd) == 0;
+    if (!ok)
+        api->set_error(host, "writing %s: %s", final,
+                       archive_error_string(t.a) ? archive_error_string(t.a) : strerror(errno));
+    archive_write_free(t.a);
+    archive_entry_free(t.e);
+    close(fd);
+    if (ok && rename(tmp, final) < 0) {
+        api->set_error(host, "renaming into %s: %s", final, strerror(errno));
+        ok = 0;
+    }
+    if (!ok)
+        unlink(tmp);
+    return ok ? LKB_OK : LKB_FAIL;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    if (strcmp(s, "rest") == 0) {
+        *out = UINT64_MAX;
+        return 0;
+    }
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return -1;
+    if (!strcmp(end, "M"))
+        v <<= 20;
+    else if (!strcmp(end, "G"))
+        v <<= 30;
+    else if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int rpi3_build_common(const struct lkb_host_api *api, lkb_host *host,
+                             const struct lkb_build_input *in, int image)
+{
+    struct rpi3_assets assets = {0};
+    struct boot_files bf = {0};
+    int rc = collect(api, host, in, &assets, &bf);
+    char final[4096];
+    if (rc == LKB_OK && !image) {
+        snprintf(final, sizeof final, "%s.tar", in->output_base);
+        rc = write_tar(api, host, final, &bf);
+    } else if (rc == LKB_OK) {
+        snprintf(final, sizeof final, "%s.img", in->output_base);
+        struct sd_layout l = {in->size_bytes, 0, "ext4"};
+        const char *ds = api->option(host, "data-size"), *fs = api->option(host, "data-fs");
+        if (ds && parse_size(ds, &l.data_size) < 0)
+            rc = api->set_error(host, "data-size \"%s\": want e.g. 512M, 2G or rest", ds);
+        if (fs && strcmp(fs, "ext4") && strcmp(fs, "none"))
+            rc = api->set_error(host, "data-fs \"%s\": want ext4 or none", fs);
+        if (fs)
+            l.data_fs = fs;
+        char msg[1024];
+        if (rc == LKB_OK && sdimage_write(final, &l, bf.f, bf.n, msg, sizeof msg) < 0)
+            rc = api->set_error(host, "%s", msg);
+    }
+    if (rc == LKB_OK)
+        api->log(host, LKB_PLUGIN_LOG_INFO, "  %s", final);
+    bf_free(&bf);
+    rpi3_assets_free(api, &assets);
+    return rc;
+}
+
+static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
+                      const struct lkb_build_input *in)
+{
+    return rpi3_build_common(api, host, in, 0);
+}
+
+static int rpi3_img_build(const struct lkb_host_api *api, lkb_host *host,
+                          const struct lkb_build_input *in)
+{
+    return rpi3_build_common(api, host, in, 1);
 }
 
 static const char *const rpi3_arches[] = {"arm64", NULL};
@@ -259,6 +364,11 @@ static const struct lkb_format rpi3_formats[] = {
      .description = "Raspberry Pi 3 SD card tar (firmware, u-boot, boot.scr)",
      .arches = rpi3_arches,
      .build = rpi3_build},
+    {.struct_size = sizeof(struct lkb_format),
+     .name = "rpi3-img",
+     .description = "Raspberry Pi 3 SD card image (MBR, FAT32 boot, optional data partition)",
+     .arches = rpi3_arches,
+     .build = rpi3_img_build},
 };
 
 static const struct lkb_plugin rpi3_plugin = {
@@ -267,7 +377,7 @@ static const struct lkb_plugin rpi3_plugin = {
     .name = "rpi3",
     .version = "0.2",
     .formats = rpi3_formats,
-    .n_formats = 1,
+    .n_formats = 2,
 };
 
 static const struct lkb_plugin *rpi3_entry(const struct lkb_host_api *api)

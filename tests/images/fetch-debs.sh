@@ -18,21 +18,45 @@ PKGS=(busybox-static)
 
 die() { echo "fetch-debs: $*" >&2; exit 1; }
 
+lists_id() { # lists_id LISTSDIR: changes whenever apt-get update changed the lists
+  find "$1" -maxdepth 1 -name '*Packages*' -printf '%f %s %T@\n' 2>/dev/null | sort | sha256sum | cut -c1-16
+}
+
+selection_fresh() { # selection_fresh DEBDIR LISTSDIR
+  local f
+  [ -s "$1/selected" ] || return 1
+  [ "$(cat "$1/selected.lists" 2>/dev/null)" = "$(lists_id "$2")" ] || return 1
+  while read -r _ f; do
+    [ -s "$1/$f" ] || return 1
+  done <"$1/selected"
+}
+
 fetch_arch() { # fetch_arch ARCH
   local arch=$1 dir="$cache/debs/$1"
   mkdir -p "$dir"
   # The downloads land in a cache dir the _apt sandbox user cannot write.
   local -a opts=(-oAPT::Sandbox::User=root)
+  local lists=/var/lib/apt/lists
   if [ "$arch" != "$host_arch" ]; then
     local apt="$cache/apt-$arch"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
     opts+=(-oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
            -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
            -oDir::State::Status=/dev/null)
-    if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
-      apt-get "${opts[@]}" -qq update >"$apt/update.log" 2>&1 ||
+    # apt gives list files the server's mtime, hence our own stamp.
+    if [ -z "$(find "$apt/updated" -mmin -1440 2>/dev/null)" ]; then
+      if apt-get "${opts[@]}" -qq update >"$apt/update.log" 2>&1; then
+        touch "$apt/updated"
+      else
         echo "fetch-debs: apt-get update for $arch failed, using older lists (see $apt/update.log)" >&2
+      fi
     fi
+    lists="$apt/lists"
+  fi
+  # Resolving costs seconds of apt-cache: skip it while the lists are
+  # unchanged since the last selection and its files are all there.
+  if selection_fresh "$dir" "$lists"; then
+    return 0
   fi
 
   local sel="$dir/selected.new" kpkg p ver file
@@ -53,6 +77,7 @@ fetch_arch() { # fetch_arch ARCH
   if [ -f "$sel" ] && [ -n "$kpkg" ]; then
     echo "linux-image $(sed -n "s/^$kpkg //p" "$sel")" >>"$sel"
     mv "$sel" "$dir/selected"
+    lists_id "$lists" >"$dir/selected.lists"
   elif [ -s "$dir/selected" ]; then
     rm -f "$sel"
     echo "fetch-debs: cannot resolve or download the $arch packages; reusing $dir/selected" >&2

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mkoci import Layout, Tar, gzip_bytes  # noqa: E402
 
 ARCHES = ("amd64", "arm64")
+EXTRA_ENV = {}  # more digests.env lines, e.g. the kernel versions
 MARKER = "LKB-INIT-MARKER"
 
 
@@ -128,6 +129,7 @@ def kernel_image(out, debs):
             kernel = gzip_bytes(kernel)
         # kernel.tar as LinuxKit's `tar cf kernel.tar .`: ./lib/modules/<ver>/
         # with a `build` symlink, plus ./boot/dtb/<vendor>/ on arm64.
+        EXTRA_ENV[f"LKB_TEST_KERNEL_VERSION_{arch.upper()}"] = ver
         mroot = os.path.join(root, "lib", "modules", ver)
         mods, dep = module_closure(mroot)
         kt = Tar().dir(".").dir("./lib").dir("./lib/modules")
@@ -287,6 +289,8 @@ def main(argv):
     with open(os.path.join(out, "digests.env"), "w") as f:
         for name, d in digests.items():
             f.write(f"LKB_TEST_{name.upper()}_DIGEST={d}\n")
+        for k, v in EXTRA_ENV.items():
+            f.write(f"{k}={v}\n")
 
 
 if __name__ == "__main__":

@@ -86,15 +86,46 @@ assert f"setenv bootargs '{cmdline}'" in scr, scr
 assert "booti 0x00200000" in scr, scr
 PY
 
-# A real boot: SD card image (a power of two for QEMU) with one FAT32
-# partition holding the tar's files.
-sd="$TMP/sd.img" fat="$TMP/fat.img"
-truncate -s 127M "$fat"
-mkfs.vfat -F 32 -n LKBBOOT "$fat" >/dev/null
-mcopy -s -i "$fat" "$TMP"/x/* ::/
-truncate -s 128M "$sd"
-echo 'start=2048, type=c, bootable' | sfdisk -q "$sd"
-dd if="$fat" of="$sd" bs=1M seek=1 conv=notrunc status=none
+# rpi3-img: our own MBR + FAT32 (checked by the real tools) + an ext4 data
+# partition; built twice to prove it is reproducible.
+for n in img1 img2; do
+  expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format rpi3-img -arch arm64 -dir "$TMP/o" -name "$n" \
+    -format-opt firmware-dir="$FW" -format-opt uboot-dir="$UB" -format-opt data-size=64M "$TMP/pi.yml"
+done
+sd="$TMP/o/img1.img"
+cmp -s "$sd" "$TMP/o/img2.img" || fail "rpi3-img is not reproducible"
+size=$(stat -c %s "$sd")
+[ $((size & (size - 1))) -eq 0 ] || fail "SD image size $size is not a power of two"
+sfdisk -J "$sd" >"$TMP/parts.json"
+python3 - "$TMP/parts.json" <<'PY' || fail "partition table"
+import json, sys
+p = json.load(open(sys.argv[1]))["partitiontable"]["partitions"]
+assert p[0]["start"] == 2048 and p[0]["type"] == "c" and p[0].get("bootable"), p
+assert p[1]["type"] == "83" and p[1]["size"] == 64 * 2048 and p[1]["start"] == p[0]["start"] + p[0]["size"], p
+PY
+start1=$(python3 -c "import json;p=json.load(open('$TMP/parts.json'))['partitiontable']['partitions'];print(p[0]['start'],p[0]['size'],p[1]['start'],p[1]['size'])")
+set -- $start1
+dd if="$sd" of="$TMP/p1.img" bs=512 skip="$1" count="$2" status=none
+dd if="$sd" of="$TMP/p2.img" bs=512 skip="$3" count="$4" status=none
+fsck.fat -n "$TMP/p1.img" >"$TMP/fsck" 2>&1 || { cat "$TMP/fsck"; fail "fsck.fat rejects the boot partition"; }
+e2fsck -fn "$TMP/p2.img" >"$TMP/e2fsck" 2>&1 || { cat "$TMP/e2fsck"; fail "e2fsck rejects the data partition"; }
+blkid "$TMP/p2.img" >"$TMP/blkid"
+expect_in "$TMP/blkid" 'LABEL="lkb-data"'
+mdir -i "$TMP/p1.img" -/ -b ::/ >"$TMP/mdir"
+for f in bootcode.bin start.elf fixup.dat config.txt u-boot.bin boot.scr kernel.uimg initrd.uimg \
+         dtb/broadcom/bcm2837-rpi-3-b.dtb dtb/broadcom/bcm2837-rpi-3-b-plus.dtb; do
+  grep -qx "::/$f" "$TMP/mdir" || { cat "$TMP/mdir"; fail "$f not on the FAT partition"; }
+  mcopy -n -i "$TMP/p1.img" "::/$f" "$TMP/fromfat"
+  cmp -s "$TMP/fromfat" "$TMP/x/$f" || fail "$f on the FAT partition differs from the tar"
+done
+# -size sets the whole image; too small is a clear error.
+expect_rc 6 "$LKB_BIN" build -q -cache "$C" -format rpi3-img -arch arm64 -dir "$TMP/o" -name small \
+  -size 32M -format-opt firmware-dir="$FW" -format-opt uboot-dir="$UB" "$TMP/pi.yml"
+expect_in "$TMP/err" "but -size gives 32 MiB"
+[ ! -e "$TMP/o/small.img" ] || fail "a failed rpi3-img left its output"
+
+# A real boot of that image: QEMU's raspi3b runs u-boot.bin, which finds
+# boot.scr on the FAT partition and boots our kernel and initrd.
 qemu-system-aarch64 -M raspi3b -m 1G -kernel "$TMP/x/u-boot.bin" \
   -dtb "$TMP/x/dtb/broadcom/bcm2837-rpi-3-b.dtb" -drive if=sd,format=raw,file="$sd" \
   -display none -monitor none -no-reboot \

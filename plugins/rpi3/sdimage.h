@@ -1,0 +1,20 @@
+/* A ready-to-flash SD card image: MBR, a FAT32 boot partition with the
+ * boot files, and an optional data partition. */
+#ifndef LKB_RPI3_SDIMAGE_H
+#define LKB_RPI3_SDIMAGE_H
+
+#include <stdint.h>
+
+#include "fat32.h"
+
+struct sd_layout {
+    uint64_t total;     /* image size; 0 = smallest power of two that fits */
+    uint64_t data_size; /* 0 = no data partition; UINT64_MAX = the rest */
+    const char *data_fs; /* "ext4" or "none" */
+};
+
+/* Write the image to path (atomically). msg gets the error. */
+int sdimage_write(const char *path, const struct sd_layout *layout, const struct fat_file *files,
+                  size_t n, char *msg, size_t msglen);
+
+#endif

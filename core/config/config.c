@@ -107,15 +107,13 @@ static void check_ref(struct lkb_cfg_ctx *ctx, const json_t *v, const char *wher
     free(canon);
 }
 
-static const json_t *find_service(const json_t *list, const char *name)
+/* The first of the first `limit` entries of list named `name`. */
+static const json_t *find_named(const json_t *list, const char *name, size_t limit)
 {
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name"));
+    for (size_t j = 0; j < limit && j < json_array_size(list); j++) {
+        const char *n = json_string_value(json_object_get(json_array_get(list, j), "name"));
         if (n && strcmp(n, name) == 0)
-            return e;
+            return json_array_get(list, j);
     }
     return NULL;
 }
@@ -144,13 +142,9 @@ static void check_entries(struct lkb_cfg_ctx *ctx, const json_t *list, const cha
                 diag_at(ctx, name, "%s: invalid name '%s' (must be non-empty, without '/')",
                         where, n);
             else if (strcmp(section, "services") == 0) {
-                const json_t *prev = find_service(merged_services, n);
-                for (size_t j = 0; !prev && j < i; j++) {
-                    const char *pn =
-                        json_string_value(json_object_get(json_array_get(list, j), "name"));
-                    if (pn && strcmp(pn, n) == 0)
-                        prev = json_array_get(list, j);
-                }
+                const json_t *prev = find_named(merged_services, n, (size_t)-1);
+                if (!prev)
+                    prev = find_named(list, n, i);
                 if (prev) {
                     char w[256];
                     diag_at(ctx, name, "%s: duplicate service name '%s' (first at %s)", where, n,
@@ -174,16 +168,6 @@ static int volume_name_ok(const char *s)
     return 1;
 }
 
-static const json_t *find_volume(const json_t *list, const char *name, size_t limit)
-{
-    for (size_t j = 0; j < limit && j < json_array_size(list); j++) {
-        const char *n = json_string_value(json_object_get(json_array_get(list, j), "name"));
-        if (n && strcmp(n, name) == 0)
-            return json_array_get(list, j);
-    }
-    return NULL;
-}
-
 static void check_volumes(struct lkb_cfg_ctx *ctx, const json_t *list, const json_t *merged)
 {
     size_t i;
@@ -201,9 +185,9 @@ static void check_volumes(struct lkb_cfg_ctx *ctx, const json_t *list, const jso
             const char *n = json_string_value(name);
             if (!volume_name_ok(n))
                 diag_at(ctx, name, "%s: invalid volume name '%s' (want [a-z0-9_-]+)", where, n);
-            const json_t *prev = find_volume(merged, n, (size_t)-1);
+            const json_t *prev = find_named(merged, n, (size_t)-1);
             if (!prev)
-                prev = find_volume(list, n, i);
+                prev = find_named(list, n, i);
             if (prev) {
                 char w[256];
                 diag_at(ctx, name, "%s: duplicate volume name '%s' (first at %s)", where, n,

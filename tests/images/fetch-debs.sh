@@ -1,94 +1,65 @@
 #!/usr/bin/env bash
 # Download the Debian packages the test images are built from, for amd64 and
-# arm64, into $LKB_TEST_CACHE/debs/<arch>/ (default ~/.cache/lkb-tests) and
-# write $LKB_TEST_CACHE/debs/<arch>/selected: "PACKAGE FILE.deb" per line,
-# the exact files mkimages.py uses (the cache may hold older kernels).
-#
-# arm64 uses private apt lists (-oAPT::Architecture=arm64
-# -oDir::State::Lists=...), refreshed at most once a day, so the host's dpkg
-# architectures are never changed. A package whose candidate .deb is already
-# cached is not downloaded again; with no network the previous selection is
-# reused.
+# arm64, into $LKB_TEST_CACHE/debs/<arch>/ (default ~/.cache/lkb-tests).
+# arm64 uses private apt lists, so the host's dpkg architectures are never
+# changed. Already-downloaded packages are reused.
 set -euo pipefail
 cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
-host_arch=$(dpkg --print-architecture)
-# Besides these, each arch gets the kernel the linux-image-<arch>
-# metapackage depends on (Debian 12: linux-image-6.1.0-N-<arch>).
+# Packages per arch; the kernel package is resolved from the metapackage.
 PKGS=(busybox-static)
 
-die() { echo "fetch-debs: $*" >&2; exit 1; }
-
-lists_id() { # lists_id LISTSDIR: changes whenever apt-get update changed the lists
-  find "$1" -maxdepth 1 -name '*Packages*' -printf '%f %s %T@\n' 2>/dev/null | sort | sha256sum | cut -c1-16
-}
-
-selection_fresh() { # selection_fresh DEBDIR LISTSDIR
-  local f
-  [ -s "$1/selected" ] || return 1
-  [ "$(cat "$1/selected.lists" 2>/dev/null)" = "$(lists_id "$2")" ] || return 1
-  while read -r _ f; do
-    [ -s "$1/$f" ] || return 1
-  done <"$1/selected"
-}
-
-fetch_arch() { # fetch_arch ARCH
+fetch_arch() {
   local arch=$1 dir="$cache/debs/$1"
   mkdir -p "$dir"
-  # The downloads land in a cache dir the _apt sandbox user cannot write.
   local -a opts=(-oAPT::Sandbox::User=root)
-  local lists=/var/lib/apt/lists
-  if [ "$arch" != "$host_arch" ]; then
+  if [ "$arch" != "$(dpkg --print-architecture)" ]; then
     local apt="$cache/apt-$arch"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    opts+=(-oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
-           -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
-           -oDir::State::Status=/dev/null)
-    # apt gives list files the server's mtime, hence our own stamp.
-    if [ -z "$(find "$apt/updated" -mmin -1440 2>/dev/null)" ]; then
-      if apt-get "${opts[@]}" -qq update >"$apt/update.log" 2>&1; then
-        touch "$apt/updated"
-      else
-        echo "fetch-debs: apt-get update for $arch failed, using older lists (see $apt/update.log)" >&2
-      fi
+    opts=(-oAPT::Sandbox::User=root -oAPT::Architecture="$arch" -oAPT::Architectures="$arch"
+          -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
+          -oDir::State::Status=/dev/null)
+    # Refresh the private lists at most once a day.
+    if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+      apt-get "${opts[@]}" -qq update >/dev/null
     fi
-    lists="$apt/lists"
   fi
-  # Resolving costs seconds of apt-cache: skip it while the lists are
-  # unchanged since the last selection and its files are all there.
-  if selection_fresh "$dir" "$lists"; then
-    return 0
-  fi
-
-  local sel="$dir/selected.new" kpkg p ver file
-  : >"$sel"
+  local kpkg
   kpkg=$(apt-cache "${opts[@]}" depends "linux-image-$arch" 2>/dev/null |
          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)
-  for p in "${PKGS[@]}" ${kpkg:+"$kpkg"}; do
-    ver=$(apt-cache "${opts[@]}" show --no-all-versions "$p:$arch" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
-    [ -n "$ver" ] || { rm -f "$sel"; break; }
-    file="${p}_${ver//:/%3a}_${arch}.deb"
-    if [ ! -s "$dir/$file" ]; then
-      (cd "$dir" && apt-get "${opts[@]}" -qq download "$p:$arch" >/dev/null 2>"$dir/download.log") ||
-        { rm -f "$sel"; break; }
+  [ -n "$kpkg" ] || { echo "cannot resolve linux-image-$arch" >&2; exit 1; }
+  local p
+  for p in "${PKGS[@]}" "$kpkg"; do
+    if ! ls "$dir/${p}_"*.deb >/dev/null 2>&1; then
+      (cd "$dir" && apt-get "${opts[@]}" -qq download "$p:$arch" >/dev/null)
     fi
-    [ -s "$dir/$file" ] || die "apt-get download $p:$arch did not produce $file"
-    echo "$p $file" >>"$sel"
   done
-  if [ -f "$sel" ] && [ -n "$kpkg" ]; then
-    echo "linux-image $(sed -n "s/^$kpkg //p" "$sel")" >>"$sel"
-    mv "$sel" "$dir/selected"
-    lists_id "$lists" >"$dir/selected.lists"
-  elif [ -s "$dir/selected" ]; then
-    rm -f "$sel"
-    echo "fetch-debs: cannot resolve or download the $arch packages; reusing $dir/selected" >&2
-  else
-    die "cannot resolve or download busybox-static and linux-image-$arch for $arch (apt lists missing? network?)"
-  fi
+  echo "$kpkg" >"$dir/kernel-package"
+  [ "$arch" = arm64 ] && fetch_rpi_assets "$dir"
+  return 0
 }
 
-# Fresh machines may lack the host lists; refresh them once if we can.
-if ! apt-cache show linux-image-amd64 >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-  apt-get -qq update >/dev/null
+# Raspberry Pi firmware (non-free-firmware component) and u-boot for the
+# rpi3 tests: a private list of the host's own mirror with that component.
+fetch_rpi_assets() {
+  local dir=$1 apt="$cache/apt-rpi"
+  ls "$dir"/raspi-firmware_*.deb "$dir"/u-boot-rpi_*.deb >/dev/null 2>&1 && return 0
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+  local mirror suite
+  mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
+  [ -n "$mirror" ] || mirror=$(awk '$1=="deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+  suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  echo "deb $mirror $suite main non-free-firmware" >"$apt/sources.list"
+  local -a o=(-oAPT::Sandbox::User=root -oAPT::Architecture=arm64 -oAPT::Architectures=arm64
+              -oDir::State::Lists="$apt/lists" -oDir::Cache="$apt/cache"
+              -oDir::Etc::SourceList="$apt/sources.list" -oDir::Etc::SourceParts=/nonexistent
+              -oDir::State::Status=/dev/null)
+  apt-get "${o[@]}" -qq update >/dev/null
+  (cd "$dir" && apt-get "${o[@]}" -qq download raspi-firmware u-boot-rpi >/dev/null)
+}
+
+if [ "$(id -u)" -eq 0 ] || [ -w /var/lib/apt/lists ]; then
+  # The host lists must know the packages (fresh machines have them after deps.sh).
+  apt-cache show busybox-static >/dev/null 2>&1 || apt-get -qq update
 fi
 fetch_arch amd64
 fetch_arch arm64

@@ -117,6 +117,24 @@ expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar-kernel-initrd -decompres
 tar xOf "$TMP/tki/s-initrd.tar" kernel >"$TMP/Image"
 [ "$(dd if="$TMP/Image" bs=1 skip=56 count=4 2>/dev/null)" = "ARMd" ] || fail "arm64 kernel not decompressed to an Image"
 
+# --- microcode: boot/ucode.cpio, prepended to the initrd -------------------
+sed 's|  cmdline: "console=ttyS0"|  cmdline: "console=ttyS0"\n  ucode: System.map|' "$TMP/sys.yml" >"$TMP/ucode.yml"
+mkdir -p "$TMP/uc"
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/uc/u.tar" "$TMP/ucode.yml"
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -dir "$TMP/uc" -name u "$TMP/ucode.yml"
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar-kernel-initrd -dir "$TMP/uc" -name u "$TMP/ucode.yml"
+python3 - "$TMP/uc" <<'PY' || fail "microcode not prepended"
+import sys, tarfile
+d = sys.argv[1]
+uc = tarfile.open(f"{d}/u.tar").extractfile("boot/ucode.cpio").read()
+initrd = open(f"{d}/u-initrd.img", "rb").read()
+assert len(uc) > 0 and initrd[:len(uc)] == uc and initrd[len(uc):len(uc) + 2] == b"\x1f\x8b"
+t = tarfile.open(f"{d}/u-initrd.tar")
+assert t.getnames() == ["kernel", "initrd.img", "cmdline", "ucode.cpio"], t.getnames()
+assert t.extractfile("ucode.cpio").read() == uc
+assert t.extractfile("initrd.img").read()[:2] == b"\x1f\x8b", "tar-kernel-initrd initrd has no ucode"
+PY
+
 # --- failures leave nothing behind ----------------------------------------
 mkdir -p "$TMP/fail"
 sed "s|lkb-test/service:1|lkb-test/nosuch:1|" "$TMP/sys.yml" >"$TMP/bad.yml"

@@ -146,3 +146,90 @@ Test(runtime, readonly_volume_written_rw_is_refused)
                  -1);
     cr_assert(strstr(err.msg, "volume nosuch not found"), "%s", err.msg);
 }
+
+Test(runtime, example3_binds_add_tmpfs_mounts_devices_rlimits_uid_by_name)
+{
+    char *c, *r;
+    cr_assert_eq(gen("onboot:\n  - name: format\n    image: linuxkit/format:x\n"
+                     "services:\n  - name: disk\n    image: example/disk:1\n"
+                     "    binds.add:\n      - /etc/disk.conf:/etc/disk.conf:ro\n"
+                     "    tmpfs:\n      - /run:size=10m,mode=755\n"
+                     "    mounts:\n      - type: proc\n        options: [\"ro\"]\n"
+                     "    devices:\n      - path: /dev/console\n        type: c\n        major: 5\n"
+                     "        minor: 1\n        mode: \"0600\"\n"
+                     "    rlimits:\n      - nofile,1024,unlimited\n"
+                     "    uid: format\n    gid: 0\n"
+                     "    sysctl:\n      net.ipv4.ip_forward: \"1\"\n"
+                     "    annotations:\n      org.example/role: storage\n",
+                     "services", 0,
+                     "{\"binds\":[\"/dev:/dev\",\"/var:/var:rshared,rbind\"],\"devices\":[{\"path\":"
+                     "\"all\",\"type\":\"b\"}],\"capabilities\":[\"CAP_SYS_ADMIN\",\"CAP_MKNOD\"]}",
+                     "{\"Cmd\": [\"/usr/bin/disk\"], \"WorkingDir\": \"/work\"}",
+                     "containers/services/disk", "containers/services/disk/lower", &c, &r),
+                 0, "%s", err.msg);
+    char *gc = golden("ex3-config.json");
+    cr_assert_str_eq(c, gc);
+    free(c), free(r), free(gc);
+}
+
+Test(runtime, example4_all_caps_ambient_namespaces_runtime_merge)
+{
+    char *c, *r;
+    cr_assert_eq(gen("services:\n  - name: web\n    image: example/web:2\n"
+                     "    capabilities: [ALL]\n    ambient: [CAP_NET_BIND_SERVICE]\n"
+                     "    uid: 1000\n    gid: 1000\n    additionalGids: [web, 27]\n"
+                     "    net: /run/netns/wg\n    pid: host\n    uts: new\n    hostname: web1\n"
+                     "    noNewPrivileges: true\n    readonlyPaths: [/proc/sys]\n"
+                     "    maskedPaths: [/proc/kcore]\n    cgroupsPath: /linuxkit/web\n"
+                     "    rootfsPropagation: shared\n"
+                     "    resources:\n      memory:\n        limit: 134217728\n      pids:\n"
+                     "        limit: 100\n"
+                     "    runtime:\n      mkdir: [/var/lib/web]\n      bindNS:\n"
+                     "        net: /run/netns/web\n",
+                     "services", 0,
+                     "{\"env\":[\"MODE=label\"],\"runtime\":{\"cgroups\":[\"linuxkit/web\"],"
+                     "\"mkdir\":[\"/var/lib/label\"]}}",
+                     "{\"Entrypoint\": [\"/usr/sbin/web\"], \"Cmd\": [\"--port\", \"80\"], \"Env\": "
+                     "[\"PATH=/bin\"], \"WorkingDir\": \"/srv\"}",
+                     "containers/services/web", "containers/services/web/lower", &c, &r),
+                 0, "%s", err.msg);
+    json_t *j = json_loads(c, 0, NULL), *rt = json_loads(r, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_not_null(rt);
+    json_t *want_user = json_loads("{\"uid\": 1000, \"gid\": 1000, \"additionalGids\": [100, 27]}",
+                                   0, NULL);
+    json_t *proc = json_object_get(j, "process");
+    cr_assert(json_equal(json_object_get(proc, "user"), want_user));
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(proc, "env"), 0)),
+                     "MODE=label");
+    cr_assert_eq(json_array_size(json_object_get(proc, "env")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(proc, "cwd")), "/srv");
+    json_t *caps = json_object_get(proc, "capabilities");
+    cr_assert_eq(json_array_size(json_object_get(caps, "effective")), 41);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(caps, "effective"), 0)),
+                     "CAP_CHOWN");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(caps, "bounding"), 0)),
+                     "CAP_AUDIT_CONTROL");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(caps, "bounding"), 28)),
+                     "CAP_SYSLOG");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(caps, "ambient"), 0)),
+                     "CAP_NET_BIND_SERVICE");
+    json_t *want_ns = json_loads("[{\"type\": \"network\", \"path\": \"/run/netns/wg\"}, "
+                                 "{\"type\": \"uts\"}, {\"type\": \"mount\"}]",
+                                 0, NULL);
+    cr_assert(json_equal(json_object_get(json_object_get(j, "linux"), "namespaces"), want_ns));
+    json_t *want_res = json_loads("{\"memory\": {\"limit\": 134217728}, \"pids\": {\"limit\": 100}}",
+                                  0, NULL);
+    cr_assert(json_equal(json_object_get(json_object_get(j, "linux"), "resources"), want_res));
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(rt, "cgroups"), 0)),
+                     "linuxkit/web");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(rt, "mkdir"), 0)),
+                     "/var/lib/web");
+    cr_assert_eq(json_array_size(json_object_get(rt, "mkdir")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(rt, "bindNS"), "net")),
+                     "/run/netns/web");
+    cr_assert_eq(json_array_size(json_object_get(rt, "mounts")), 3);
+    json_decref(want_user), json_decref(want_ns), json_decref(want_res);
+    json_decref(j), json_decref(rt);
+    free(c), free(r);
+}

@@ -41,8 +41,13 @@ _, status, ru = os.wait4(p.pid, 0)
 dt = time.monotonic() - t0
 if status:
     sys.exit(f"{label}: lkb failed")
-size = os.path.getsize(os.path.join(out, "b-initrd.img"))
-print(f"{label:12s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:7.1f} MB   initrd {size/1e6:7.1f} MB   {size/1e6/dt:6.1f} MB/s of initrd")
+import gzip
+path = os.path.join(out, "b-initrd.img")
+size = os.path.getsize(path)
+with gzip.open(path) as g:
+    raw = sum(len(c) for c in iter(lambda: g.read(1 << 20), b""))
+print(f"{label:12s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:7.1f} MB   "
+      f"cpio {raw/1e6:7.1f} MB -> initrd {size/1e6:6.1f} MB   {raw/1e6/dt:6.1f} MB/s of root file system")
 PY
 }
 echo "lkb build benchmarks ($(nproc) cores)"

@@ -9,7 +9,8 @@
 #include "util/log.h"
 
 int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
-                      lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err)
+                      lkb_image_lookup_fn lookup, void *ctx,
+                      const struct lkb_oci_volume_ctx *oci, struct lkb_error *err)
 {
     size_t i;
     json_t *v;
@@ -23,10 +24,9 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
         lkb_info("Process volume image: %s", name);
         int rc;
         if (image && *image && format && strcmp(format, "oci") == 0) {
-            char where[256];
-            return lkb_error_set(err, LKB_ERR_BUILD,
-                                 "%s: volume %s: format: oci is not supported yet",
-                                 lkb_config_where(cfg, v, where, sizeof where), name);
+            rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
+            if (rc == 0 && lkb_build_oci_volume(root, oci, v, prefix, err) < 0)
+                return lkb_error_prefix(err, "volume %s: ", name);
         } else if (image && *image) {
             struct lkb_image *img = lookup(ctx, image);
             rc = img ? lkb_rootfs_add_image(root, img, prefix, LKB_RESOLV_SYMLINK, err)

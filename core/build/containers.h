@@ -3,6 +3,7 @@
 #ifndef LKB_BUILD_CONTAINERS_H
 #define LKB_BUILD_CONTAINERS_H
 
+#include "build/ocivolume.h"
 #include "config/config.h"
 #include "oci/oci.h"
 #include "rootfs/tree.h"
@@ -12,7 +13,8 @@
 typedef struct lkb_image *(*lkb_image_lookup_fn)(void *ctx, const char *image);
 
 int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
-                      lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err);
+                      lkb_image_lookup_fn lookup, void *ctx,
+                      const struct lkb_oci_volume_ctx *oci, struct lkb_error *err);
 
 int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
                          lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err);

@@ -82,7 +82,13 @@ static int pull_all(struct build *b, struct lkb_error *err)
     const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services};
     for (int l = 0; l < 3; l++)
         json_array_foreach(lists[l], i, v) rc |= want(b, json_string_value(json_object_get(v, "image")), err);
-    json_array_foreach(cfg->volumes, i, v) rc |= want(b, json_string_value(json_object_get(v, "image")), err);
+    json_array_foreach(cfg->volumes, i, v)
+    {
+        /* OCI-layout volumes are fetched per platform when laid out. */
+        const char *f = json_string_value(json_object_get(v, "format"));
+        if (!f || strcmp(f, "oci") != 0)
+            rc |= want(b, json_string_value(json_object_get(v, "image")), err);
+    }
     if (rc < 0)
         return -1;
     if (!b->n_images)
@@ -125,7 +131,8 @@ static int layout(struct build *b, struct lkb_error *err)
     }
     if (json_array_size(cfg->volumes))
         lkb_info("Add volumes:");
-    if (lkb_build_volumes(&b->root, cfg, lookup, b, err) < 0 ||
+    struct lkb_oci_volume_ctx oci = {b->cache, &b->pull, b->plan->arch};
+    if (lkb_build_volumes(&b->root, cfg, lookup, b, &oci, err) < 0 ||
         lkb_build_containers(&b->root, cfg, lookup, b, err) < 0)
         return -1;
     if (json_array_size(cfg->files))

@@ -117,6 +117,40 @@ expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar-kernel-initrd -decompres
 tar xOf "$TMP/tki/s-initrd.tar" kernel >"$TMP/Image"
 [ "$(dd if="$TMP/Image" bs=1 skip=56 count=4 2>/dev/null)" = "ARMd" ] || fail "arm64 kernel not decompressed to an Image"
 
+# --- OCI-layout volumes (only the requested platforms' blobs) -------------
+cat >"$TMP/ocivol.yml" <<YML
+volumes:
+  - name: arm
+    image: $R/lkb-test/init:1
+    format: oci
+    platforms: [linux/arm64/v8]
+  - name: all
+    image: $R/lkb-test/init:1
+    format: oci
+  - name: blank
+YML
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/ocivol.tar" "$TMP/ocivol.yml"
+python3 - "$TMP/ocivol.tar" "$LKB_TEST_OCI_DIR/init" "$R" <<'PY' || fail "OCI volume layout"
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1]); names = set(t.getnames()); src = sys.argv[2]
+idx = json.load(open(f"{src}/index.json"))["manifests"][0]["digest"]
+mans = {m["platform"]["architecture"]: m["digest"] for m in json.load(open(f"{src}/blobs/sha256/{idx[7:]}"))["manifests"]}
+def blobs(d):
+    man = json.load(open(f"{src}/blobs/sha256/{d[7:]}"))
+    return [d, man["config"]["digest"]] + [l["digest"] for l in man["layers"]]
+def has(vol, d): return f"containers/volumes/{vol}/lower/blobs/sha256/{d[7:]}" in names
+assert all(has("arm", d) for d in blobs(mans["arm64"])), "arm64 blobs"
+assert not has("arm", mans["amd64"]), "amd64 manifest must be filtered out"
+assert all(has("all", d) for d in blobs(mans["amd64"]) + blobs(mans["arm64"])), "all platforms"
+assert has("arm", idx), "index blob"
+lay = t.extractfile("containers/volumes/arm/lower/oci-layout").read()
+assert lay == b'{\n\t\t"imageLayoutVersion": "1.0.0"\n\t}', lay
+ij = json.loads(t.extractfile("containers/volumes/arm/lower/index.json").read())
+m = ij["manifests"][0]
+assert m["digest"] == idx and m["annotations"]["org.opencontainers.image.ref.name"] == f"{sys.argv[3]}/lkb-test/init:1", m
+assert "containers/volumes/blank/merged" in names and "containers/volumes/arm/tmp" in names
+PY
+
 # --- microcode: boot/ucode.cpio, prepended to the initrd -------------------
 sed 's|  cmdline: "console=ttyS0"|  cmdline: "console=ttyS0"\n  ucode: System.map|' "$TMP/sys.yml" >"$TMP/ucode.yml"
 mkdir -p "$TMP/uc"

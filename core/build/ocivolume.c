@@ -1,0 +1,157 @@
+#include "build/ocivolume.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fs.h"
+
+#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
+static int read_blob(struct lkb_cache *c, const char *digest, char **data, size_t *len,
+                     struct lkb_error *err)
+{
+    char *path;
+    if (lkb_cache_blob_path(c, digest, &path, err) < 0)
+        return -1;
+    int rc = lkb_fs_read_file(path, data, len, err);
+    free(path);
+    return rc;
+}
+
+static int add_blob(struct lkb_tree *root, struct lkb_cache *c, const char *prefix,
+                    const char *digest, struct lkb_error *err)
+{
+    char *data;
+    size_t len;
+    if (read_blob(c, digest, &data, &len, err) < 0)
+        return -1;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", prefix,
+             strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest);
+    int rc = lkb_tree_add_file(root, path, data, len, 0644, 0, 0, 0, err);
+    free(data);
+    return rc;
+}
+
+/* "os/arch[/variant]" matches a descriptor's platform. */
+static int platform_matches(const json_t *plat, const char *want)
+{
+    char os[64] = "", arch[64] = "", variant[64] = "";
+    if (sscanf(want, "%63[^/]/%63[^/]/%63s", os, arch, variant) < 2)
+        return 0;
+    const char *pos = json_string_value(json_object_get(plat, "os"));
+    const char *parch = json_string_value(json_object_get(plat, "architecture"));
+    const char *pvar = json_string_value(json_object_get(plat, "variant"));
+    return pos && parch && !strcmp(pos, os) && !strcmp(parch, arch) &&
+           (!*variant || (pvar && !strcmp(pvar, variant)));
+}
+
+/* The registry client's normalised name: docker.io -> index.docker.io,
+ * implicit :latest. */
+static char *ref_name(const char *image, struct lkb_error *err)
+{
+    struct lkb_oci_ref r;
+    if (lkb_oci_ref_parse(image, &r, err) < 0)
+        return NULL;
+    const char *reg = strcmp(r.registry, "registry-1.docker.io") == 0 ? "index.docker.io"
+                                                                       : r.registry;
+    size_t n = strlen(reg) + strlen(r.repository) + 80 + (r.digest ? strlen(r.digest) : 0);
+    char *s = malloc(n);
+    if (s) {
+        if (r.digest && !r.tag)
+            snprintf(s, n, "%s/%s@%s", reg, r.repository, r.digest);
+        else
+            snprintf(s, n, "%s/%s:%s", reg, r.repository, r.tag ? r.tag : "latest");
+    }
+    lkb_oci_ref_free(&r);
+    return s;
+}
+
+int lkb_build_oci_volume(struct lkb_tree *root, const struct lkb_oci_volume_ctx *ctx,
+                         const json_t *volume, const char *prefix, struct lkb_error *err)
+{
+    const char *image = json_string_value(json_object_get(volume, "image"));
+    const json_t *plats = json_object_get(volume, "platforms");
+    struct lkb_image *img = NULL;
+    /* Resolve the root (and cache the build's platform) first. */
+    if (lkb_oci_pull(ctx->cache, image, ctx->arch, ctx->pull, &img, err) < 0)
+        return -1;
+    char *raw = NULL, *name = NULL;
+    size_t rawlen = 0;
+    json_t *index = NULL;
+    int rc = read_blob(ctx->cache, img->root_digest, &raw, &rawlen, err);
+    if (rc == 0 && !(index = json_loadb(raw, rawlen, 0, NULL)))
+        rc = lkb_error_set(err, LKB_ERR_BUILD, "volume image %s: unreadable root", image);
+    const char *mt = json_string_value(json_object_get(index, "mediaType"));
+    if (rc == 0 && (!json_is_array(json_object_get(index, "manifests")) ||
+                    (mt && strcmp(mt, OCI_INDEX) && strcmp(mt, DOCKER_LIST))))
+        rc = lkb_error_set(err, LKB_ERR_BUILD, "no image index found for %s", image);
+    static const char layout[] = "{\n\t\t\"imageLayoutVersion\": \"1.0.0\"\n\t}";
+    char p[1024];
+    snprintf(p, sizeof p, "%s/oci-layout", prefix);
+    if (rc == 0)
+        rc = lkb_tree_add_file(root, p, layout, sizeof layout - 1, 0644, 0, 0, 0, err);
+    snprintf(p, sizeof p, "%s/blobs", prefix);
+    if (rc == 0)
+        rc = lkb_tree_add_dir(root, p, 0755, 0, 0, 0, err);
+    snprintf(p, sizeof p, "%s/blobs/sha256", prefix);
+    if (rc == 0)
+        rc = lkb_tree_add_dir(root, p, 0755, 0, 0, 0, err);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(index, "manifests"), i, m)
+    {
+        if (rc < 0)
+            break;
+        const char *mmt = json_string_value(json_object_get(m, "mediaType"));
+        const json_t *plat = json_object_get(m, "platform");
+        if (!mmt || (strcmp(mmt, OCI_MANIFEST) && strcmp(mmt, DOCKER_MANIFEST)) || !plat)
+            continue;
+        int want = json_array_size(plats) == 0;
+        size_t k;
+        json_t *w;
+        json_array_foreach(plats, k, w) want |= platform_matches(plat, json_string_value(w));
+        if (!want)
+            continue;
+        /* Fetch that platform (only the build's own was pulled so far). */
+        char spec[200];
+        const char *var = json_string_value(json_object_get(plat, "variant"));
+        snprintf(spec, sizeof spec, "%s/%s%s%s", json_string_value(json_object_get(plat, "os")),
+                 json_string_value(json_object_get(plat, "architecture")), var ? "/" : "",
+                 var ? var : "");
+        struct lkb_image *pimg = NULL;
+        if ((rc = lkb_oci_pull(ctx->cache, image, spec, ctx->pull, &pimg, err)) < 0)
+            break;
+        rc = add_blob(root, ctx->cache, prefix, pimg->config_digest, err);
+        for (size_t l = 0; rc == 0 && l < pimg->n_layers; l++)
+            rc = add_blob(root, ctx->cache, prefix, pimg->layers[l].digest, err);
+        if (rc == 0)
+            rc = add_blob(root, ctx->cache, prefix, pimg->manifest_digest, err);
+        lkb_image_free(pimg);
+    }
+    if (rc == 0)
+        rc = add_blob(root, ctx->cache, prefix, img->root_digest, err);
+    if (rc == 0 && !(name = ref_name(image, err)))
+        rc = -1;
+    if (rc == 0) {
+        json_t *doc = json_pack("{s:i,s:s,s:[{s:s,s:I,s:s,s:{s:s}}]}", "schemaVersion", 2,
+                                "mediaType", OCI_INDEX, "manifests", "mediaType", OCI_INDEX,
+                                "size", (json_int_t)rawlen, "digest", img->root_digest,
+                                "annotations", "org.opencontainers.image.ref.name", name);
+        char *s = doc ? json_dumps(doc, JSON_INDENT(3) | JSON_PRESERVE_ORDER) : NULL;
+        snprintf(p, sizeof p, "%s/index.json", prefix);
+        rc = s ? lkb_tree_add_file(root, p, s, strlen(s), 0644, 0, 0, 0, err)
+               : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        free(s);
+        json_decref(doc);
+    }
+    free(name);
+    free(raw);
+    json_decref(index);
+    lkb_image_free(img);
+    return rc;
+}

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "initrd/lz4legacy.h"
+#include "initrd/pgzip.h"
 #include "rootfs/archive_out.h"
 #include "util/fs.h"
 
@@ -33,19 +35,36 @@ static bool skip_boot_files(const struct lkb_node *n, void *ctx)
            !strcmp(n->path, "boot/ucode.cpio");
 }
 
-struct lz4_sink {
-    struct lkb_lz4legacy *z;
+/* Compressors of our own (see pgzip.c, lz4legacy.c) behind libarchive's
+ * write callback. */
+struct sink {
+    struct lkb_lz4legacy *lz4;
+    struct lkb_pgzip *gz;
     struct lkb_error *err;
 };
 
-static la_ssize_t lz4_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
-    struct lz4_sink *s = ctx;
-    if (lkb_lz4legacy_write(s->z, buf, len, s->err) < 0) {
+    struct sink *s = ctx;
+    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, s->err)
+                    : lkb_pgzip_write(s->gz, buf, len, s->err);
+    if (rc < 0) {
         archive_set_error(a, EIO, "%s", s->err->msg);
         return -1;
     }
     return (la_ssize_t)len;
+}
+
+static int sink_finish(struct sink *s, struct lkb_error *err)
+{
+    int rc = 0;
+    if (s->lz4)
+        rc = lkb_lz4legacy_finish(s->lz4, err);
+    if (s->gz)
+        rc = lkb_pgzip_finish(s->gz, err);
+    s->lz4 = NULL;
+    s->gz = NULL;
+    return rc;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -80,10 +99,7 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     struct archive *a = archive_write_new();
     int rc = archive_write_set_format_cpio_newc(a);
     switch (comp) {
-    case LKB_INITRD_GZIP:
-        rc |= archive_write_add_filter_gzip(a);
-        /* No mtime in the gzip header: identical inputs, identical bytes. */
-        rc |= archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+    case LKB_INITRD_GZIP: /* parallel, by pgzip.c through the callback */
         break;
     case LKB_INITRD_ZSTD:
         rc |= archive_write_add_filter_zstd(a);
@@ -95,17 +111,21 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     }
     /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
     rc |= archive_write_set_bytes_in_last_block(a, 1);
-    struct lz4_sink sink = {NULL, err};
+    struct sink sink = {NULL, NULL, err};
     int opened;
-    if (comp == LKB_INITRD_LZ4) {
-        sink.z = lkb_lz4legacy_new(f.fd);
-        opened = sink.z ? archive_write_open2(a, &sink, NULL, lz4_cb, NULL, NULL) : ARCHIVE_FATAL;
+    if (comp == LKB_INITRD_LZ4 || comp == LKB_INITRD_GZIP) {
+        if (comp == LKB_INITRD_LZ4)
+            sink.lz4 = lkb_lz4legacy_new(f.fd);
+        else
+            sink.gz = lkb_pgzip_new(f.fd, 0, Z_DEFAULT_COMPRESSION);
+        opened = sink.lz4 || sink.gz ? archive_write_open2(a, &sink, NULL, sink_cb, NULL, NULL)
+                                     : ARCHIVE_FATAL;
     } else {
         opened = archive_write_open_fd(a, f.fd);
     }
     if (rc != ARCHIVE_OK || opened != ARCHIVE_OK) {
-        if (sink.z)
-            lkb_lz4legacy_finish(sink.z, err);
+        struct lkb_error ignored;
+        sink_finish(&sink, &ignored);
         lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
         archive_write_free(a);
         lkb_atomic_file_abort(&f);
@@ -115,11 +135,9 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     if (!failed && archive_write_close(a) != ARCHIVE_OK)
         failed = lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path,
                                archive_error_string(a));
-    if (sink.z) {
-        struct lkb_error ignored;
-        if (lkb_lz4legacy_finish(sink.z, failed ? &ignored : err) < 0)
-            failed = 1;
-    }
+    struct lkb_error ignored;
+    if (sink_finish(&sink, failed ? &ignored : err) < 0)
+        failed = 1;
     if (failed) {
         archive_write_free(a);
         lkb_atomic_file_abort(&f);

@@ -20,27 +20,16 @@ static uint32_t dir_mode(uint32_t m)
     return m;
 }
 
-static int read_source(const char *src, char **data, size_t *len, struct lkb_error *err)
+/* `source` paths: "~/" is $HOME, others are relative to the working
+ * directory (LinuxKit's rule). */
+static const char *source_path(const char *src, char *buf, size_t len)
 {
-    char path[4096];
     const char *home = getenv("HOME");
     if (strncmp(src, "~/", 2) == 0 && home)
-        snprintf(path, sizeof path, "%s/%s", home, src + 2);
+        snprintf(buf, len, "%s/%s", home, src + 2);
     else
-        snprintf(path, sizeof path, "%s", src);
-    return lkb_fs_read_file(path, data, len, err);
-}
-
-static int source_exists(const char *src)
-{
-    char path[4096];
-    const char *home = getenv("HOME");
-    if (strncmp(src, "~/", 2) == 0 && home)
-        snprintf(path, sizeof path, "%s/%s", home, src + 2);
-    else
-        snprintf(path, sizeof path, "%s", src);
-    struct stat st;
-    return stat(path, &st) == 0;
+        snprintf(buf, len, "%s", src);
+    return buf;
 }
 
 static int file_entry(struct lkb_tree *root, const struct lkb_config *cfg, const json_t *f,
@@ -48,7 +37,10 @@ static int file_entry(struct lkb_tree *root, const struct lkb_config *cfg, const
 {
     const char *path = json_string_value(json_object_get(f, "path"));
     const char *source = json_string_value(json_object_get(f, "source"));
-    if (source && json_is_true(json_object_get(f, "optional")) && !source_exists(source))
+    char spath[4096];
+    struct stat st;
+    if (source && json_is_true(json_object_get(f, "optional")) &&
+        stat(source_path(source, spath, sizeof spath), &st) != 0)
         return 0;
     char where[256];
     lkb_config_where(cfg, f, where, sizeof where);
@@ -99,7 +91,8 @@ static int file_entry(struct lkb_tree *root, const struct lkb_config *cfg, const
             } else if (meta) {
                 rc = lkb_config_metadata(cfg, meta, &data, &len, err);
             } else if (source) {
-                rc = read_source(source, &data, &len, err);
+                rc = lkb_fs_read_file(source_path(source, spath, sizeof spath), &data, &len,
+                                      err);
                 if (rc < 0)
                     lkb_error_prefix(err, "%s: file %s: ", where, path);
             }

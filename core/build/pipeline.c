@@ -155,28 +155,13 @@ static int out_open(struct build *b, const char *path, struct lkb_atomic_file **
     return 0;
 }
 
-static int write_fd(int fd, const void *data, size_t len, const char *path, struct lkb_error *err)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", path);
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int out_bytes(struct build *b, const char *path, const void *data, size_t len,
                      struct lkb_error *err)
 {
     struct lkb_atomic_file *f;
     if (out_open(b, path, &f, err) < 0)
         return -1;
-    return write_fd(f->fd, data, len, path, err);
+    return lkb_fs_write_all(f->fd, data, len, path, err);
 }
 
 static char *base_path(const struct build *b, const char *suffix)
@@ -234,7 +219,7 @@ static int copy_into(int fd, const char *src, const char *dst, struct lkb_error 
     size_t len;
     if (lkb_fs_read_file(src, &data, &len, err) < 0)
         return -1;
-    int rc = write_fd(fd, data, len, dst, err);
+    int rc = lkb_fs_write_all(fd, data, len, dst, err);
     free(data);
     return rc;
 }
@@ -252,7 +237,8 @@ static int out_kernel_initrd(struct build *b, struct lkb_error *err)
     struct lkb_atomic_file *f;
     if (rc == 0 && (rc = out_open(b, ipath, &f, err)) == 0) {
         if (b->kernel.ucode)
-            rc = write_fd(f->fd, b->kernel.ucode->data, b->kernel.ucode->size, ipath, err);
+            rc = lkb_fs_write_all(f->fd, b->kernel.ucode->data, b->kernel.ucode->size, ipath,
+                                  err);
         if (rc == 0)
             rc = copy_into(f->fd, tmp, ipath, err);
     }

@@ -67,21 +67,6 @@ static int sink_finish(struct sink *s, struct lkb_error *err)
     return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compression comp,
                      const void *ucode, size_t ucode_len, int64_t mtime_clamp,
                      struct lkb_error *err)
@@ -91,10 +76,9 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
         return -1;
     /* The kernel takes an uncompressed microcode cpio followed by the
      * compressed root archive. */
-    if (ucode_len && write_all(f.fd, ucode, ucode_len) < 0) {
-        int e = errno;
+    if (ucode_len && lkb_fs_write_all(f.fd, ucode, ucode_len, path, err) < 0) {
         lkb_atomic_file_abort(&f);
-        return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", path);
+        return -1;
     }
     struct archive *a = archive_write_new();
     int rc = archive_write_set_format_cpio_newc(a);

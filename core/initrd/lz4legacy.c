@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fs.h"
+
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_BLOCK (8u << 20) /* the kernel reads 8 MiB blocks */
 
@@ -35,21 +37,6 @@ struct lkb_lz4legacy *lkb_lz4legacy_new(int fd)
     return z;
 }
 
-static int put(int fd, const void *p, size_t n, struct lkb_error *err)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing lz4 initrd");
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void le32(unsigned char *b, uint32_t v)
 {
     b[0] = (unsigned char)v;
@@ -63,7 +50,7 @@ static int flush_block(struct lkb_lz4legacy *z, struct lkb_error *err)
     unsigned char hdr[4];
     if (!z->wrote_magic) {
         le32(hdr, LZ4_LEGACY_MAGIC);
-        if (put(z->fd, hdr, 4, err) < 0)
+        if (lkb_fs_write_all(z->fd, hdr, 4, "the lz4 initrd", err) < 0)
             return -1;
         z->wrote_magic = 1;
     }
@@ -77,7 +64,9 @@ static int flush_block(struct lkb_lz4legacy *z, struct lkb_error *err)
         return lkb_error_set(err, LKB_ERR_BUILD, "lz4 compression failed");
     le32(hdr, (uint32_t)n);
     z->fill = 0;
-    return put(z->fd, hdr, 4, err) < 0 ? -1 : put(z->fd, z->out, (size_t)n, err);
+    if (lkb_fs_write_all(z->fd, hdr, 4, "the lz4 initrd", err) < 0)
+        return -1;
+    return lkb_fs_write_all(z->fd, z->out, (size_t)n, "the lz4 initrd", err);
 }
 
 int lkb_lz4legacy_write(struct lkb_lz4legacy *z, const void *data, size_t len,

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/fs.h"
+
 #define BLOCK (1u << 20)
 #define DICT (32u << 10)
 #define MAX_THREADS 8
@@ -87,28 +89,13 @@ static void *compress_block(void *arg)
     return NULL;
 }
 
-static int put(int fd, const void *p, size_t n, struct lkb_error *err)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing the gzip initrd");
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Compress the filled blocks in parallel, write them in order. */
 static int flush_batch(struct lkb_pgzip *z, int last, struct lkb_error *err)
 {
     if (!z->wrote_header) {
         /* gzip header: deflate, no name, mtime 0, OS "unknown". */
         static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
-        if (put(z->fd, hdr, sizeof hdr, err) < 0)
+        if (lkb_fs_write_all(z->fd, hdr, sizeof hdr, "the gzip initrd", err) < 0)
             return -1;
         z->wrote_header = 1;
     }
@@ -138,7 +125,7 @@ static int flush_batch(struct lkb_pgzip *z, int last, struct lkb_error *err)
         if (b->failed && rc == 0)
             rc = lkb_error_set(err, LKB_ERR_BUILD, "gzip compression failed");
         if (rc == 0)
-            rc = put(z->fd, b->out, b->out_len, err);
+            rc = lkb_fs_write_all(z->fd, b->out, b->out_len, "the gzip initrd", err);
         z->crc = crc32_combine(z->crc, b->crc, (z_off_t)b->in_len);
     }
     z->n = 0;
@@ -187,7 +174,7 @@ int lkb_pgzip_finish(struct lkb_pgzip *z, struct lkb_error *err)
             tr[i] = (unsigned char)(z->crc >> (8 * i));
             tr[4 + i] = (unsigned char)(z->total >> (8 * i));
         }
-        rc = put(z->fd, tr, sizeof tr, err);
+        rc = lkb_fs_write_all(z->fd, tr, sizeof tr, "the gzip initrd", err);
     }
     for (int i = 0; i < z->threads; i++) {
         free(z->blocks[i].in);

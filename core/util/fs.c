@@ -129,24 +129,31 @@ void lkb_atomic_file_abort(struct lkb_atomic_file *f)
     f->tmp_path = f->final_path = NULL;
 }
 
+int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
+                     struct lkb_error *err)
+{
+    const char *p = data;
+    while (size) {
+        ssize_t w = write(fd, p, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", what);
+        p += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
 int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,
                         struct lkb_error *err)
 {
     struct lkb_atomic_file f;
     if (lkb_atomic_file_open(&f, path, mode, err) < 0)
         return -1;
-    const char *p = data;
-    while (size) {
-        ssize_t w = write(f.fd, p, size);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            int e = errno;
-            lkb_atomic_file_abort(&f);
-            return lkb_error_errno(err, LKB_ERR_IO, e, "writing %s", path);
-        }
-        p += w;
-        size -= (size_t)w;
+    if (lkb_fs_write_all(f.fd, data, size, path, err) < 0) {
+        lkb_atomic_file_abort(&f);
+        return -1;
     }
     return lkb_atomic_file_commit(&f, err);
 }

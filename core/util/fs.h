@@ -24,6 +24,11 @@ int lkb_fs_remove_tree(const char *path, struct lkb_error *err);
 int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,
                         struct lkb_error *err);
 
+/* write(2) all of data, retrying on EINTR and short writes. `what` names
+ * the destination in the error. */
+int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
+                     struct lkb_error *err);
+
 /* Read a whole file; *data is malloc'd and NUL-terminated (not counted). */
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err);
 

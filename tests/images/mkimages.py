@@ -1,186 +1,184 @@
 #!/usr/bin/env python3
-"""Build the lkb test images as OCI image layouts from Debian packages.
+"""The lkb test images, built with mkoci.py from Debian packages.
 
-Usage: mkimages.py DEBS_DIR OUT_DIR
+Usage: mkimages.py DEBS_DIR OUT_DIR [IMAGE...]
 
-DEBS_DIR holds <arch>/*.deb (see fetch-debs.sh). For every image an OCI
-layout OUT_DIR/<image>/ is written (oci-layout, index.json, blobs/) whose
-index.json names one tag. Output is deterministic: entries sorted, fixed
-mtimes (SOURCE_DATE_EPOCH, default 0), uid/gid 0, gzip header mtime 0, so
-the same packages give the same digests and pushes are no-ops.
-
-Only the Python standard library is used so a fresh Debian 12 can run it.
+DEBS_DIR holds <arch>/selected-<set> and the .deb files they name
+(fetch-debs.sh).
+Each image becomes an OCI layout OUT_DIR/<image>/ whose index.json names one
+tag; OUT_DIR/digests.env gets LKB_TEST_<IMAGE>_DIGEST=<root digest>. With
+IMAGE arguments only those are built ("layers" needs no packages at all).
 """
-import gzip
-import hashlib
-import io
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
-import tarfile
 import tempfile
 
-MTIME = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-ARCHES = {"amd64": {"architecture": "amd64", "os": "linux"},
-          "arm64": {"architecture": "arm64", "os": "linux", "variant": "v8"}}
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mkoci import Layout, Tar, gzip_bytes  # noqa: E402
+
+ARCHES = ("amd64", "arm64")
+EXTRA_ENV = {}  # more digests.env lines, e.g. the kernel versions
 MARKER = "LKB-INIT-MARKER"
 
 
-class Layer:
-    """An ordered list of tar members built in memory."""
+class Debs:
+    """The selected packages of each arch, extracted on demand."""
 
-    def __init__(self, compress=True):
-        self.entries = []  # (TarInfo, bytes|None)
-        self.compress = compress
+    def __init__(self, debs, work):
+        self.debs, self.work, self.roots = debs, work, {}
 
-    def _info(self, name, type_, mode):
-        ti = tarfile.TarInfo(name)
-        ti.type = type_
-        ti.mode = mode
-        ti.mtime = MTIME
-        ti.uid = ti.gid = 0
-        ti.uname = ti.gname = ""
-        return ti
-
-    def dir(self, name, mode=0o755):
-        self.entries.append((self._info(name, tarfile.DIRTYPE, mode), None))
-        return self
-
-    def file(self, name, data, mode=0o644):
-        if isinstance(data, str):
-            data = data.encode()
-        ti = self._info(name, tarfile.REGTYPE, mode)
-        ti.size = len(data)
-        self.entries.append((ti, data))
-        return self
-
-    def symlink(self, name, target):
-        ti = self._info(name, tarfile.SYMTYPE, 0o777)
-        ti.linkname = target
-        self.entries.append((ti, None))
-        return self
-
-    def hardlink(self, name, target):
-        ti = self._info(name, tarfile.LNKTYPE, 0o644)
-        ti.linkname = target
-        self.entries.append((ti, None))
-        return self
-
-    def tree(self, root, prefix=""):
-        """Add a host directory recursively, sorted, parents first."""
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            rel = os.path.relpath(dirpath, root)
-            base = prefix if rel == "." else os.path.join(prefix, rel)
-            if base:
-                self.dir(base, os.stat(dirpath).st_mode & 0o7777)
-            for f in sorted(filenames):
-                p = os.path.join(dirpath, f)
-                name = os.path.join(base, f)
-                st = os.lstat(p)
-                if os.path.islink(p):
-                    self.symlink(name, os.readlink(p))
-                else:
-                    with open(p, "rb") as fh:
-                        self.file(name, fh.read(), st.st_mode & 0o7777)
-        return self
-
-    def tar_bytes(self):
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-            for ti, data in self.entries:
-                tf.addfile(ti, io.BytesIO(data) if data is not None else None)
-        return buf.getvalue()
-
-    def blob(self):
-        raw = self.tar_bytes()
-        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-        if not self.compress:
-            return raw, LAYER_TAR, diff_id
-        out = io.BytesIO()
-        with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="", compresslevel=6) as gz:
-            gz.write(raw)
-        return out.getvalue(), LAYER_GZIP, diff_id
+    def root(self, arch, pkg):
+        key = (arch, pkg)
+        if key not in self.roots:
+            d = os.path.join(self.debs, arch)
+            files = {}
+            for sel in sorted(os.listdir(d) if os.path.isdir(d) else []):
+                if sel.startswith("selected-") and not sel.endswith((".lists", ".new")):
+                    files.update(line.split() for line in open(os.path.join(d, sel)) if line.strip())
+            if pkg not in files:
+                sys.exit(f"mkimages: no {pkg} selected in {d} (run fetch-debs.sh)")
+            dest = os.path.join(self.work, f"{pkg}-{arch}")
+            os.makedirs(dest)
+            subprocess.run(["dpkg-deb", "-x", os.path.join(self.debs, arch, files[pkg]), dest],
+                           check=True)
+            self.roots[key] = dest
+        return self.roots[key]
 
 
-class Layout:
-    def __init__(self, path):
-        self.path = path
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.makedirs(os.path.join(path, "blobs", "sha256"))
-        with open(os.path.join(path, "oci-layout"), "w") as f:
-            f.write('{"imageLayoutVersion": "1.0.0"}')
-
-    def put(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        hexd = hashlib.sha256(data).hexdigest()
-        with open(os.path.join(self.path, "blobs", "sha256", hexd), "wb") as f:
-            f.write(data)
-        return "sha256:" + hexd, len(data)
-
-    def image(self, arch, layers, config=None):
-        """Write config + layers + manifest; return the manifest descriptor."""
-        config = dict(config or {})
-        descs, diff_ids = [], []
-        for layer in layers:
-            data, mt, diff_id = layer.blob()
-            d, n = self.put(data)
-            descs.append({"mediaType": mt, "digest": d, "size": n})
-            diff_ids.append(diff_id)
-        plat = ARCHES[arch]
-        cfg = {"architecture": plat["architecture"], "os": "linux", "config": config,
-               "rootfs": {"type": "layers", "diff_ids": diff_ids},
-               "created": "1970-01-01T00:00:00Z"}
-        if "variant" in plat:
-            cfg["variant"] = plat["variant"]
-        cd, cn = self.put(json.dumps(cfg, sort_keys=True, separators=(",", ":")))
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": cn},
-                    "layers": descs}
-        md, mn = self.put(json.dumps(manifest, separators=(",", ":")))
-        return {"mediaType": OCI_MANIFEST, "digest": md, "size": mn, "platform": dict(plat)}
-
-    def finish(self, tag, descs, index=True):
-        """index.json naming `tag`: an image index over descs, or descs[0]."""
-        if index:
-            idx = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}
-            d, n = self.put(json.dumps(idx, separators=(",", ":")))
-            root = {"mediaType": OCI_INDEX, "digest": d, "size": n}
-        else:
-            root = {k: v for k, v in descs[0].items() if k != "platform"}
-        root["annotations"] = {"org.opencontainers.image.ref.name": tag}
-        with open(os.path.join(self.path, "index.json"), "w") as f:
-            json.dump({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [root]}, f)
-        return root["digest"]
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
-def extract(deb, dest):
-    os.makedirs(dest, exist_ok=True)
-    subprocess.run(["dpkg-deb", "-x", deb, dest], check=True)
+def busybox_layer(debs, arch):
+    root = debs.root(arch, "busybox-static")
+    return Tar().dir("bin").file("bin/busybox", read(os.path.join(root, "bin", "busybox")), 0o755) \
+        .symlink("bin/sh", "busybox")
 
 
-def one(pattern_dir, prefix):
-    names = [n for n in sorted(os.listdir(pattern_dir)) if n.startswith(prefix) and n.endswith(".deb")]
-    if not names:
-        sys.exit(f"mkimages: no {prefix}*.deb in {pattern_dir} (run fetch-debs.sh)")
-    return os.path.join(pattern_dir, names[-1])
+# ---------------------------------------------------------------- kernel --
+
+# A handful of modules with their real dependencies, so busybox modprobe
+# would work: loop, and the Raspberry Pi 3 Ethernet driver.
+MODULES = ("loop", "smsc95xx")
+RPI3_DTBS = ("bcm2837-rpi-3-b.dtb", "bcm2837-rpi-3-b-plus.dtb")
 
 
-def busybox_layer(root):
-    lay = Layer()
-    lay.dir("bin").file("bin/busybox", open(os.path.join(root, "bin", "busybox"), "rb").read(), 0o755)
-    lay.symlink("bin/sh", "busybox")
-    return lay
+def modinfo_depends(path):
+    m = re.search(rb"\0depends=([^\0]*)\0", read(path))
+    return [d for d in m.group(1).decode().split(",") if d] if m else []
 
+
+def module_closure(mroot):
+    """Relative paths of MODULES and everything they depend on, and the
+    modules.dep lines for them (dependencies listed deepest last, as depmod)."""
+    byname = {}
+    for dirpath, _, files in os.walk(os.path.join(mroot, "kernel")):
+        for f in files:
+            if f.endswith(".ko"):
+                byname[f[:-3].replace("-", "_")] = os.path.relpath(os.path.join(dirpath, f), mroot)
+    deps = {}
+
+    def visit(name):
+        rel = byname[name.replace("-", "_")]
+        if rel not in deps:
+            deps[rel] = [byname[d.replace("-", "_")] for d in modinfo_depends(os.path.join(mroot, rel))]
+            for d in modinfo_depends(os.path.join(mroot, rel)):
+                visit(d)
+        return rel
+
+    for m in MODULES:
+        visit(m)
+
+    def flat(rel, out):
+        for d in deps[rel]:
+            if d not in out:
+                out.append(d)
+                flat(d, out)
+        return out
+
+    dep = "".join(f"{rel}: {' '.join(flat(rel, []))}".rstrip() + "\n" for rel in sorted(deps))
+    return sorted(deps), dep
+
+
+def newc(entries):
+    """A cpio "newc" archive of (name, mode, data) — for the early-microcode
+    stand-in; cpio is not in the Python standard library."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
+        nb = name.encode() + b"\0"
+        fields = [ino if name != "TRAILER!!!" else 0, mode, 0, 0, 1, 0, len(data),
+                  0, 0, 0, 0, len(nb), 0]
+        out += b"070701" + b"".join(b"%08X" % f for f in fields) + nb
+        out += b"\0" * (-len(out) % 4) + data
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
+
+
+def kernel_image(out, debs):
+    lay = Layout(os.path.join(out, "kernel"))
+    manifests = []
+    for arch in ARCHES:
+        root = debs.root(arch, "linux-image")
+        ver = sorted(os.listdir(os.path.join(root, "lib", "modules")))[0]
+        kernel = read(os.path.join(root, "boot", "vmlinuz-" + ver))
+        if arch == "arm64":
+            # LinuxKit's arm64 kernels ship Image.gz; Debian ships Image.
+            kernel = gzip_bytes(kernel)
+        # kernel.tar as LinuxKit's `tar cf kernel.tar .`: ./lib/modules/<ver>/
+        # with a `build` symlink, plus ./boot/dtb/<vendor>/ on arm64.
+        EXTRA_ENV[f"LKB_TEST_KERNEL_VERSION_{arch.upper()}"] = ver
+        mroot = os.path.join(root, "lib", "modules", ver)
+        mods, dep = module_closure(mroot)
+        kt = Tar().dir(".").dir("./lib").dir("./lib/modules")
+        mdir = f"./lib/modules/{ver}"
+        kt.dir(mdir).symlink(f"{mdir}/build", f"/usr/src/linux-headers-{ver}")
+        made = set()
+        for rel in mods:
+            parts = rel.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in made:
+                    kt.dir(f"{mdir}/{d}")
+                    made.add(d)
+            kt.file(f"{mdir}/{rel}", read(os.path.join(mroot, rel)))
+        kt.file(f"{mdir}/modules.builtin", read(os.path.join(mroot, "modules.builtin")))
+        kt.file(f"{mdir}/modules.builtin.modinfo", read(os.path.join(mroot, "modules.builtin.modinfo")))
+        kt.file(f"{mdir}/modules.dep", dep)
+        order = [l for l in read(os.path.join(mroot, "modules.order")).decode().splitlines()
+                 if l in mods]
+        kt.file(f"{mdir}/modules.order", "".join(l + "\n" for l in order))
+        if arch == "arm64":
+            kt.dir("./boot").dir("./boot/dtb").dir("./boot/dtb/broadcom")
+            dtbdir = os.path.join(root, "usr", "lib", "linux-image-" + ver, "broadcom")
+            for dtb in RPI3_DTBS:
+                kt.file("./boot/dtb/broadcom/" + dtb, read(os.path.join(dtbdir, dtb)))
+        # The image root, sorted like LinuxKit's (only kernel, kernel.tar and
+        # a configured ucode are consumed; the rest must be ignored).
+        top = Tar()
+        # Debian's System.map is an 83-byte placeholder; tests use it as a
+        # stand-in `ucode` file that exists on both arches.
+        top.file("System.map", read(os.path.join(root, "boot", "System.map-" + ver)))
+        if arch == "amd64":
+            top.file("intel-ucode-license.txt", "lkb test stand-in, not Intel microcode\n")
+            top.file("intel-ucode.cpio", newc([
+                ("kernel", 0o40755, b""), ("kernel/x86", 0o40755, b""),
+                ("kernel/x86/microcode", 0o40755, b""),
+                ("kernel/x86/microcode/GenuineIntel.bin", 0o100644, b"LKB-TEST-NOT-MICROCODE\n")]))
+        top.file("kernel", kernel)
+        top.file("kernel-source-info", f"URL: debian linux-image-{ver}\nKERNEL_VERSION: {ver}\n")
+        top.file("kernel.tar", kt.bytes())
+        cfg = {"Labels": {"org.mobyproject.linuxkit.kernel.buildimage": "lkb-test/kernel-builder:6.1",
+                          "org.lkb.test.kernel.version": ver}}
+        manifests.append(lay.image(arch, [(top, "gzip")], cfg))
+    return lay.finish("6.1", manifests)
+
+
+# ------------------------------------------------------------------ init --
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 # lkb test init: proves the initrd was unpacked and /init ran.
@@ -197,168 +195,125 @@ echo "{MARKER} done"
 /bin/busybox poweroff -f
 """
 
-PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 
-def kernel_image(out, debs, work):
-    lay_dir = Layout(os.path.join(out, "kernel"))
-    descs = []
-    for arch in ("amd64", "arm64"):
-        kdeb = one(os.path.join(debs, arch), "linux-image-")
-        root = os.path.join(work, "kernel-" + arch)
-        extract(kdeb, root)
-        ver = sorted(os.listdir(os.path.join(root, "lib", "modules")))[0]
-        kernel = open(os.path.join(root, "boot", "vmlinuz-" + ver), "rb").read()
-        if arch == "arm64":
-            # LinuxKit's arm64 kernels ship Image.gz; Debian ships Image.
-            b = io.BytesIO()
-            with gzip.GzipFile(fileobj=b, mode="wb", mtime=0, filename="") as gz:
-                gz.write(kernel)
-            kernel = b.getvalue()
-        # kernel.tar like LinuxKit's: ./lib/modules/<ver>/..., plus
-        # ./boot/dtb/... on arm64. A few modules keep it small.
-        kt = Layer(compress=False)
-        kt.dir(".").dir("./lib").dir("./lib/modules").dir(f"./lib/modules/{ver}")
-        mroot = os.path.join(root, "lib", "modules", ver)
-        for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
-            kt.file(f"./lib/modules/{ver}/{f}", open(os.path.join(mroot, f), "rb").read())
-        mods = ["kernel/drivers/block/loop.ko", "kernel/drivers/net/usb/smsc95xx.ko"]
-        made = set()
-        for m in mods:
-            p = os.path.join(mroot, m)
-            if not os.path.exists(p):
-                continue
-            parts = m.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                d = f"./lib/modules/{ver}/" + "/".join(parts[:i])
-                if d not in made:
-                    kt.dir(d)
-                    made.add(d)
-            kt.file(f"./lib/modules/{ver}/{m}", open(p, "rb").read())
-        if arch == "arm64":
-            kt.dir("./boot").dir("./boot/dtb").dir("./boot/dtb/broadcom")
-            dtbdir = os.path.join(root, "usr", "lib", "linux-image-" + ver, "broadcom")
-            for dtb in ("bcm2837-rpi-3-b.dtb", "bcm2837-rpi-3-b-plus.dtb"):
-                kt.file("./boot/dtb/broadcom/" + dtb, open(os.path.join(dtbdir, dtb), "rb").read())
-        lay = Layer()
-        lay.file("System.map", open(os.path.join(root, "boot", "System.map-" + ver), "rb").read())
-        lay.file("kernel", kernel)
-        lay.file("kernel.tar", kt.tar_bytes())
-        descs.append(lay_dir.image(arch, [lay], {"Labels": {"org.lkb.test.kernel.version": ver}}))
-        shutil.rmtree(root)
-    return lay_dir.finish("6.1", descs)
-
-
-def busybox_root(debs, arch, work):
-    root = os.path.join(work, "busybox-" + arch)
-    if not os.path.exists(root):
-        extract(one(os.path.join(debs, arch), "busybox-static_"), root)
-    return root
-
-
-def init_image(out, debs, work):
-    lay_dir = Layout(os.path.join(out, "init"))
-    descs = []
+def init_image(out, debs):
+    lay = Layout(os.path.join(out, "init"))
+    manifests = []
     for arch in ARCHES:
-        bb = busybox_layer(busybox_root(debs, arch, work))
-        top = Layer()
-        top.file("init", INIT_SCRIPT, 0o755)
+        top = Tar().file("init", INIT_SCRIPT, 0o755)
         top.dir("etc").file("etc/passwd", PASSWD).file("etc/group", GROUP)
         top.file("etc/lkb-init-release", "lkb test init 1\n")
-        descs.append(lay_dir.image(arch, [bb, top], {"Cmd": ["/init"]}))
-    return lay_dir.finish("1", descs)
+        manifests.append(lay.image(arch, [(busybox_layer(debs, arch), "gzip"), (top, "gzip")],
+                                   {"Cmd": ["/init"]}))
+    return lay.finish("1", manifests)
 
 
-def container_image(out, debs, work, name, label, cmd):
-    lay_dir = Layout(os.path.join(out, name))
-    descs = []
+# ------------------------------------------------------------ containers --
+
+def container_image(out, debs, name, label, config):
+    lay = Layout(os.path.join(out, name))
+    manifests = []
     for arch in ARCHES:
-        bb = busybox_layer(busybox_root(debs, arch, work))
-        top = Layer().dir("etc").file(f"etc/{name}-release", f"{name} 1\n")
-        cfg = {"Cmd": cmd, "Env": ["PATH=/bin:/sbin", f"LKB_IMAGE={name}"], "WorkingDir": "/",
-               "Labels": {"org.mobyproject.config": json.dumps(label, sort_keys=True)}}
-        descs.append(lay_dir.image(arch, [bb, top], cfg))
-    return lay_dir.finish("1", descs)
+        top = Tar().dir("etc").file(f"etc/{name}-release", f"{name} 1\n")
+        cfg = dict(config, Env=["PATH=/bin:/sbin", f"LKB_IMAGE={name}"],
+                   Labels={"org.mobyproject.config": json.dumps(label, sort_keys=True,
+                                                                separators=(",", ":"))})
+        manifests.append(lay.image(arch, [(busybox_layer(debs, arch), "gzip"), (top, "gzip")], cfg))
+    return lay.finish("1", manifests)
 
 
-def layers_image(out):
-    """Three layers exercising whiteouts, opaque dirs, hard links, type changes."""
-    l1 = Layer()
+def onboot_image(out, debs):
+    return container_image(out, debs, "onboot",
+                           {"binds": ["/var:/var"], "capabilities": ["CAP_NET_ADMIN"], "readonly": True},
+                           {"Cmd": ["/bin/busybox", "echo", "onboot ran"], "WorkingDir": "/"})
+
+
+def service_image(out, debs):
+    return container_image(out, debs, "service",
+                           {"capabilities": ["CAP_SYS_ADMIN", "CAP_NET_RAW"], "net": "host",
+                            "pid": "host", "tmpfs": ["/run:size=1m"]},
+                           {"Entrypoint": ["/bin/busybox"], "Cmd": ["sleep", "3600"],
+                            "WorkingDir": "/var"})
+
+
+# ---------------------------------------------------------------- layers --
+
+def layers_image(out, debs=None):
+    """Four layers (gzip, gzip, uncompressed, zstd) exercising whiteouts,
+    opaque directories, hard links and type changes; layers-expected.txt is
+    the flattened result."""
+    l1 = Tar()
     l1.dir("etc").file("etc/keep", "keep\n").file("etc/remove-me", "gone\n")
-    l1.dir("opq", 0o755).file("opq/lower-a", "a\n").file("opq/lower-b", "b\n")
+    l1.dir("opq").file("opq/lower-a", "a\n").file("opq/lower-b", "b\n")
     l1.dir("wdir").file("wdir/x", "x\n").dir("wdir/sub").file("wdir/sub/y", "y\n")
     l1.file("becomes-dir", "file first\n")
     l1.dir("bin").file("bin/tool", "#!/bin/sh\n", 0o4755)
     l1.dir("private", 0o700).file("private/secret", "s\n", 0o600)
     l1.dir("data").file("data/orig", "shared data\n")
-    l2 = Layer()
-    l2.dir("etc").file("etc/.wh.remove-me", "")
-    l2.file(".wh.wdir", "")
-    l2.dir("opq").file("opq/.wh..wh..opq", "").file("opq/upper", "u\n")
-    l2.file(".wh.becomes-dir", "").dir("becomes-dir").file("becomes-dir/inside", "now a dir\n")
-    l2.dir("data").hardlink("data/link-in-layer2", "data/orig")
+    l2 = Tar()
+    l2.dir("etc").whiteout("etc/remove-me")              # file whiteout
+    l2.whiteout("wdir")                                   # directory whiteout
+    l2.dir("opq").opaque("opq").file("opq/upper", "u\n")  # opaque directory
+    l2.whiteout("becomes-dir").dir("becomes-dir").file("becomes-dir/inside", "now a dir\n")
+    l2.dir("data").hardlink("data/link-in-layer2", "data/orig")  # across layers
     l2.symlink("etc/alias", "keep")
-    l3 = Layer(compress=False)
+    l3 = Tar()
     l3.dir("etc").file("etc/new", "new\n")
-    l3.hardlink("etc/new-link", "etc/new")
-    l3.file("wdir", "wdir is a file now\n")
-    lay_dir = Layout(os.path.join(out, "layers"))
-    descs = [lay_dir.image(a, [l1, l2, l3], {"Cmd": ["/bin/tool"]}) for a in ARCHES]
-    return lay_dir.finish("1", descs)
+    l3.hardlink("etc/new-link", "etc/new")               # same layer
+    l3.file("wdir", "wdir is a file now\n")              # directory -> file
+    l4 = Tar().dir("zstd").file("zstd/hello", "from a zstd layer\n")
+    lay = Layout(os.path.join(out, "layers"))
+    layers = [(l1, "gzip"), (l2, "gzip"), (l3, "none"), (l4, "zstd")]
+    return lay.finish("1", [lay.image(a, layers, {"Cmd": ["/bin/tool"]}) for a in ARCHES])
 
 
-def amd64only_image(out, debs, work):
-    lay_dir = Layout(os.path.join(out, "amd64only"))
-    bb = busybox_layer(busybox_root(debs, "amd64", work))
-    d = lay_dir.image("amd64", [bb], {"Cmd": ["/bin/busybox", "true"]})
-    return lay_dir.finish("1", [d], index=False)
+def amd64only_image(out, debs):
+    lay = Layout(os.path.join(out, "amd64only"))
+    m = lay.image("amd64", [(busybox_layer(debs, "amd64"), "gzip")],
+                  {"Cmd": ["/bin/busybox", "true"]})
+    return lay.finish("1", [m], index=False)
 
 
-def rpi3_assets_image(out, debs, work):
-    """Raspberry Pi boot assets laid out as Debian installs them."""
-    root = os.path.join(work, "rpi3-assets")
-    extract(one(os.path.join(debs, "arm64"), "raspi-firmware_"), root)
-    extract(one(os.path.join(debs, "arm64"), "u-boot-rpi_"), root)
-    lay = Layer()
-    fw = "usr/lib/raspi-firmware"
-    lay.dir("usr").dir("usr/lib").dir(fw)
+# ----------------------------------------------------------- rpi3 assets --
+
+def rpi3_assets_image(out, debs):
+    """Raspberry Pi boot assets laid out as Debian installs them (arm64 only;
+    read by the rpi3 output format's assets-image option)."""
+    fw, ub = "usr/lib/raspi-firmware", "usr/lib/u-boot/rpi_3"
+    fw_root, ub_root = debs.root("arm64", "raspi-firmware"), debs.root("arm64", "u-boot-rpi")
+    t = Tar().dir("usr").dir("usr/lib").dir(fw)
     for f in ("bootcode.bin", "start.elf", "fixup.dat", "start_cd.elf", "fixup_cd.dat",
               "start_x.elf", "fixup_x.dat"):
-        lay.file(f"{fw}/{f}", open(os.path.join(root, fw, f), "rb").read())
-    ub = "usr/lib/u-boot/rpi_3"
-    lay.dir("usr/lib/u-boot").dir(ub)
-    lay.file(f"{ub}/u-boot.bin", open(os.path.join(root, ub, "u-boot.bin"), "rb").read())
-    lay_dir = Layout(os.path.join(out, "rpi3-assets"))
-    d = lay_dir.image("arm64", [lay], {})
-    return lay_dir.finish("1", [d])
+        t.file(f"{fw}/{f}", read(os.path.join(fw_root, fw, f)))
+    t.dir("usr/lib/u-boot").dir(ub).file(f"{ub}/u-boot.bin", read(os.path.join(ub_root, ub, "u-boot.bin")))
+    lay = Layout(os.path.join(out, "rpi3-assets"))
+    return lay.finish("1", [lay.image("arm64", [(t, "gzip")], {})])
 
 
-def main():
-    if len(sys.argv) != 3:
+IMAGES = {"kernel": kernel_image, "init": init_image, "onboot": onboot_image,
+          "service": service_image, "layers": layers_image, "amd64only": amd64only_image,
+          "rpi3-assets": rpi3_assets_image}
+
+
+def main(argv):
+    if len(argv) < 3 or any(a not in IMAGES for a in argv[3:]):
         sys.exit(__doc__)
-    debs, out = sys.argv[1], sys.argv[2]
+    debs_dir, out = argv[1], argv[2]
     os.makedirs(out, exist_ok=True)
     digests = {}
     with tempfile.TemporaryDirectory(prefix="lkb-mkimages-") as work:
-        digests["KERNEL"] = kernel_image(out, debs, work)
-        digests["INIT"] = init_image(out, debs, work)
-        digests["ONBOOT"] = container_image(
-            out, debs, work, "onboot",
-            {"binds": ["/var:/var"], "capabilities": ["CAP_NET_ADMIN"], "readonly": True},
-            ["/bin/busybox", "echo", "onboot ran"])
-        digests["SERVICE"] = container_image(
-            out, debs, work, "service",
-            {"capabilities": ["CAP_SYS_ADMIN", "CAP_NET_RAW"], "net": "host", "pid": "host",
-             "tmpfs": ["/run:size=1m"]},
-            ["/bin/busybox", "sleep", "3600"])
-        digests["LAYERS"] = layers_image(out)
-        digests["AMD64ONLY"] = amd64only_image(out, debs, work)
-        digests["RPI3_ASSETS"] = rpi3_assets_image(out, debs, work)
+        debs = Debs(debs_dir, work)
+        for name in argv[3:] or IMAGES:
+            digests[name] = IMAGES[name](out, debs)
     with open(os.path.join(out, "digests.env"), "w") as f:
-        for k, v in digests.items():
-            f.write(f"LKB_TEST_{k}_DIGEST={v}\n")
+        for name, d in digests.items():
+            f.write(f"LKB_TEST_{name.upper().replace('-', '_')}_DIGEST={d}\n")
+        for k, v in EXTRA_ENV.items():
+            f.write(f"{k}={v}\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)

@@ -1,37 +1,108 @@
 #!/usr/bin/env bash
-# Start/stop Debian's docker-registry on 127.0.0.1 for the tests.
-#   registry.sh start STATE_DIR   -> STATE_DIR/registry.env (LKB_TEST_REGISTRY=127.0.0.1:PORT)
-#   registry.sh stop  STATE_DIR
-# The registry listens on a free loopback port; storage lives in
-# STATE_DIR/registry so pushed images survive between runs of the suite.
+# Loopback instances of Debian's docker-registry (distribution 2.8) for tests.
+#
+#   registry.sh start STATE_DIR        plain HTTP, no auth, deletes enabled
+#       -> STATE_DIR/registry.env: LKB_TEST_REGISTRY=127.0.0.1:PORT, _PID
+#   registry.sh start-auth STATE_DIR [--tls]
+#       htpasswd Basic auth (user lkbuser, password lkbpass); plain HTTP, or
+#       HTTPS with a fresh self-signed certificate given --tls
+#       -> LKB_TEST_REGISTRY_AUTH=127.0.0.1:PORT, _AUTH_USER, _AUTH_PASS,
+#          _AUTH_SCHEME (http|https), _AUTH_CA (--tls only), _AUTH_PID
+#   registry.sh stop STATE_DIR         stop both
+#   registry.sh env STATE_DIR          print `export` lines for the running
+#                                      instances; fails if none answers
+#
+# Ports are free loopback ports; storage lives in STATE_DIR/registry and
+# STATE_DIR/registry-auth so pushed images survive restarts. A start while
+# the instance still answers reuses it. Quiet on success; on failure the
+# registry log is shown. docker-registry 2.8 accepts htpasswd over plain
+# HTTP (the distribution docs only recommend TLS), hence the default.
 set -euo pipefail
-cmd=${1:?usage: registry.sh start|stop STATE_DIR}
-state=${2:?usage: registry.sh start|stop STATE_DIR}
+usage() { echo "usage: registry.sh start|start-auth [--tls]|stop|env STATE_DIR" >&2; exit 2; }
+cmd=${1:-}
+state=${2:-}
+if [ -z "$cmd" ] || [ -z "$state" ]; then usage; fi
+tls=0
+if [ "$cmd" = start-auth ] && [ "${3:-}" = --tls ]; then tls=1; fi
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 envf="$state/registry.env"
+AUTH_USER=lkbuser
+AUTH_PASS=lkbpass
 
-alive() { # alive HOSTPORT
-  curl -fsS -o /dev/null --max-time 2 "http://$1/v2/"
+die() { echo "registry.sh: $*" >&2; exit 1; }
+
+# Serialise concurrent starts/stops on the same STATE_DIR.
+exec 9>"$state/registry.lock"
+flock 9
+
+envget() { # envget KEY: value from registry.env, empty if absent
+  [ -f "$envf" ] || return 0
+  sed -n "s/^$1=//p" "$envf" | tail -1
+}
+
+envput() { # envput PATTERN KEY=VALUE...: replace the lines matching PATTERN
+  local pat=$1; shift
+  { grep -Ev "$pat" "$envf" 2>/dev/null || true; printf '%s\n' "$@"; } >"$envf.tmp"
+  mv "$envf.tmp" "$envf"
+}
+MAIN_KEYS='^LKB_TEST_REGISTRY(_PID)?='
+AUTH_KEYS='^LKB_TEST_REGISTRY_AUTH'
+
+ours() { # ours PID CONFIG: PID is a docker-registry serving CONFIG
+  [ -n "$1" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "docker-registry serve $2"
+}
+
+http_code() { # http_code URL [curl args]: HTTP status, 000 if no answer
+  local url=$1; shift
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null || true
+}
+
+main_alive() { # main_alive HOSTPORT
+  [ "$(http_code "http://$1/v2/")" = 200 ]
+}
+
+auth_alive() { # auth_alive HOSTPORT SCHEME [CA]: 401 without, 200 with credentials
+  local -a cacert=()
+  [ -n "${3:-}" ] && cacert=(--cacert "$3")
+  [ "$(http_code "$2://$1/v2/" "${cacert[@]}")" = 401 ] &&
+    [ "$(http_code "$2://$1/v2/" "${cacert[@]}" -u "$AUTH_USER:$AUTH_PASS")" = 200 ]
 }
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-case "$cmd" in
-start)
-  if [ -f "$envf" ]; then
-    # shellcheck disable=SC1090
-    . "$envf"
-    if [ -n "${LKB_TEST_REGISTRY:-}" ] && alive "$LKB_TEST_REGISTRY"; then
-      echo "registry already running at $LKB_TEST_REGISTRY" >&2
-      exit 0
-    fi
-  fi
-  port=$(free_port)
-  mkdir -p "$state/registry"
-  cat >"$state/registry-config.yml" <<CFG
+stop_pid() { # stop_pid PID CONFIG
+  ours "$1" "$2" || return 0
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$1" 2>/dev/null || true
+}
+
+# launch NAME CONFIG PROBE...: serve CONFIG in the background until PROBE
+# succeeds; sets $pid. The config's port comes from $port.
+launch() {
+  local name=$1 cfg=$2; shift 2
+  command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] ||
+    die "docker-registry is not installed (apt-get install docker-registry)"
+  # 9>&-: the registry must not inherit (and so hold) the lock.
+  nohup /usr/bin/docker-registry serve "$cfg" >"$state/$name.log" 2>&1 </dev/null 9>&- &
+  pid=$!
+  for _ in $(seq 1 150); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  return 1
+}
+
+config() { # config STORAGE PORT [HTTP_EXTRA [TOP_EXTRA]]: a registry config on stdout
+  cat <<CFG
 version: 0.1
 log:
   level: warn
@@ -39,38 +110,95 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: $state/registry
+    rootdirectory: $1
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:$port
+  addr: 127.0.0.1:$2
+  secret: lkb-test-not-secret
+${3:-}
+${4:-}
 CFG
-  nohup /usr/bin/docker-registry serve "$state/registry-config.yml" >"$state/registry.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do
-    if alive "127.0.0.1:$port"; then
-      printf 'LKB_TEST_REGISTRY=127.0.0.1:%s\nLKB_TEST_REGISTRY_PID=%s\n' "$port" "$pid" >"$envf"
-      echo "registry running at 127.0.0.1:$port (pid $pid)" >&2
-      exit 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "registry did not start; log:" >&2
-  cat "$state/registry.log" >&2
-  kill "$pid" 2>/dev/null || true
-  exit 1
-  ;;
-stop)
-  if [ -f "$envf" ]; then
-    # shellcheck disable=SC1090
-    . "$envf"
-    [ -n "${LKB_TEST_REGISTRY_PID:-}" ] && kill "$LKB_TEST_REGISTRY_PID" 2>/dev/null || true
-    rm -f "$envf"
+}
+
+start_main() {
+  local cfg="$state/registry-config.yml" reg
+  reg=$(envget LKB_TEST_REGISTRY)
+  if [ -n "$reg" ] && ours "$(envget LKB_TEST_REGISTRY_PID)" "$cfg" && main_alive "$reg"; then
+    return 0
   fi
+  stop_pid "$(envget LKB_TEST_REGISTRY_PID)" "$cfg"
+  mkdir -p "$state/registry"
+  for _ in 1 2 3; do # the free port may be taken before the registry binds it
+    port=$(free_port)
+    config "$state/registry" "$port" >"$cfg"
+    if launch registry "$cfg" main_alive "127.0.0.1:$port"; then
+      envput "$MAIN_KEYS" "LKB_TEST_REGISTRY=127.0.0.1:$port" "LKB_TEST_REGISTRY_PID=$pid"
+      return 0
+    fi
+  done
+  cat "$state/registry.log" >&2
+  die "docker-registry did not start (log above, config $cfg)"
+}
+
+start_auth() {
+  local cfg="$state/registry-auth-config.yml" reg scheme=http ca=""
+  [ "$tls" = 1 ] && { scheme=https; ca="$state/registry-auth-ca.pem"; }
+  reg=$(envget LKB_TEST_REGISTRY_AUTH)
+  if [ -n "$reg" ] && [ "$(envget LKB_TEST_REGISTRY_AUTH_SCHEME)" = "$scheme" ] &&
+     ours "$(envget LKB_TEST_REGISTRY_AUTH_PID)" "$cfg" && auth_alive "$reg" "$scheme" "$ca"; then
+    return 0
+  fi
+  stop_pid "$(envget LKB_TEST_REGISTRY_AUTH_PID)" "$cfg"
+  command -v htpasswd >/dev/null || die "htpasswd is not installed (apt-get install apache2-utils)"
+  htpasswd -Bbn "$AUTH_USER" "$AUTH_PASS" >"$state/registry-auth.htpasswd" 2>/dev/null
+  local http_extra="" auth_extra
+  auth_extra=$(printf 'auth:\n  htpasswd:\n    realm: lkb-test\n    path: %s' "$state/registry-auth.htpasswd")
+  if [ "$tls" = 1 ]; then
+    # Self-signed, valid for 127.0.0.1 and localhost; it is its own CA.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=lkb-test-registry" \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -keyout "$state/registry-auth-key.pem" -out "$ca" >/dev/null 2>&1 ||
+      die "openssl could not create the test certificate"
+    http_extra=$(printf '  tls:\n    certificate: %s\n    key: %s' "$ca" "$state/registry-auth-key.pem")
+  fi
+  mkdir -p "$state/registry-auth"
+  for _ in 1 2 3; do
+    port=$(free_port)
+    config "$state/registry-auth" "$port" "$http_extra" "$auth_extra" >"$cfg"
+    if launch registry-auth "$cfg" auth_alive "127.0.0.1:$port" "$scheme" "$ca"; then
+      local -a lines=("LKB_TEST_REGISTRY_AUTH=127.0.0.1:$port" "LKB_TEST_REGISTRY_AUTH_USER=$AUTH_USER"
+                      "LKB_TEST_REGISTRY_AUTH_PASS=$AUTH_PASS" "LKB_TEST_REGISTRY_AUTH_SCHEME=$scheme")
+      [ -n "$ca" ] && lines+=("LKB_TEST_REGISTRY_AUTH_CA=$ca")
+      lines+=("LKB_TEST_REGISTRY_AUTH_PID=$pid")
+      envput "$AUTH_KEYS" "${lines[@]}"
+      return 0
+    fi
+  done
+  cat "$state/registry-auth.log" >&2
+  die "docker-registry with htpasswd auth did not start (log above, config $cfg)"
+}
+
+case "$cmd" in
+start) start_main ;;
+start-auth) start_auth ;;
+stop)
+  stop_pid "$(envget LKB_TEST_REGISTRY_PID)" "$state/registry-config.yml"
+  stop_pid "$(envget LKB_TEST_REGISTRY_AUTH_PID)" "$state/registry-auth-config.yml"
+  rm -f "$envf"
   ;;
-*)
-  echo "usage: registry.sh start|stop STATE_DIR" >&2
-  exit 2
+env)
+  [ -f "$envf" ] || die "no registry started in $state (run: registry.sh start $state)"
+  reg=$(envget LKB_TEST_REGISTRY)
+  areg=$(envget LKB_TEST_REGISTRY_AUTH)
+  pat=""
+  if [ -n "$reg" ] && main_alive "$reg"; then pat="$MAIN_KEYS"; fi
+  if [ -n "$areg" ] && auth_alive "$areg" "$(envget LKB_TEST_REGISTRY_AUTH_SCHEME)" "$(envget LKB_TEST_REGISTRY_AUTH_CA)"; then
+    pat="${pat:+$pat|}$AUTH_KEYS"
+  fi
+  [ -n "$pat" ] || die "no registry recorded in $envf answers (run: registry.sh start $state)"
+  grep -E "$pat" "$envf" | sed 's/^/export /'
   ;;
+*) usage ;;
 esac

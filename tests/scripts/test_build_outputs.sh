@@ -151,6 +151,49 @@ assert m["digest"] == idx and m["annotations"]["org.opencontainers.image.ref.nam
 assert "containers/volumes/blank/merged" in names and "containers/volumes/arm/tmp" in names
 PY
 
+# --- files section: every kind of entry, modes, owners by name ---------------
+printf 'from the host\n' >"$TMP/hostfile"
+cat >"$TMP/files.yml" <<YML
+onboot:
+  - name: owner
+    image: $R/lkb-test/onboot:1
+files:
+  - path: /opt/app/conf
+    contents: "key=value"
+    mode: "0640"
+    uid: owner
+    gid: 7
+  - path: opt/app/data
+    directory: true
+    mode: "0750"
+  - path: opt/app/link
+    symlink: conf
+  - path: opt/app/copied
+    source: $TMP/hostfile
+  - path: opt/app/skipped
+    source: $TMP/no-such-file
+    optional: true
+YML
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/files.tar" "$TMP/files.yml"
+python3 - "$TMP/files.tar" <<'PY' || fail "files section"
+import sys, tarfile
+t = tarfile.open(sys.argv[1]); m = {x.name: x for x in t.getmembers()}
+c = m["opt/app/conf"]
+assert c.isfile() and c.mode == 0o640 and c.uid == 100 and c.gid == 7, (c.mode, c.uid, c.gid)
+assert t.extractfile(c).read() == b"key=value"
+# parents get the entry's mode plus x bits and its owner (LinuxKit's rule)
+assert m["opt"].isdir() and m["opt"].mode == 0o750 and m["opt"].uid == 100, oct(m["opt"].mode)
+assert m["opt/app/data"].isdir() and m["opt/app/data"].mode == 0o750
+assert m["opt/app/link"].issym() and m["opt/app/link"].linkname == "conf"
+assert t.extractfile("opt/app/copied").read() == b"from the host\n"
+assert m["opt/app/copied"].mode == 0o600, oct(m["opt/app/copied"].mode)
+assert "opt/app/skipped" not in m
+PY
+sed "s|source: $TMP/no-such-file|source: $TMP/no-such-file\n    mode: \"0600\"|; s|    optional: true||" "$TMP/files.yml" >"$TMP/files-bad.yml"
+expect_rc 5 "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/files-bad.tar" "$TMP/files-bad.yml"
+expect_in "$TMP/err" "no-such-file"
+[ ! -e "$TMP/files-bad.tar" ] || fail "failed tar build left its output"
+
 # --- microcode: boot/ucode.cpio, prepended to the initrd -------------------
 sed 's|  cmdline: "console=ttyS0"|  cmdline: "console=ttyS0"\n  ucode: System.map|' "$TMP/sys.yml" >"$TMP/ucode.yml"
 mkdir -p "$TMP/uc"

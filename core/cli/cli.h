@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "build/options.h"
+#include "pipeline/options.h"
 #include "util/error.h"
 
 

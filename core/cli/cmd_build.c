@@ -4,8 +4,8 @@
 
 #include "buildinfo.h"
 #include "cli/cli.h"
-#include "build/pipeline.h"
-#include "build/plan.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/plan.h"
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "util/log.h"

@@ -4,7 +4,7 @@
 
 #include "buildinfo.h"
 #include "cli/cli.h"
-#include "build/plan.h"
+#include "pipeline/plan.h"
 #include "plugin/loader.h"
 
 static const char formats_usage[] =

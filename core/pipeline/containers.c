@@ -1,4 +1,4 @@
-#include "build/containers.h"
+#include "pipeline/containers.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef LKB_BUILD_CONTAINERS_H
 #define LKB_BUILD_CONTAINERS_H
 
-#include "build/ocivolume.h"
+#include "pipeline/ocivolume.h"
 #include "config/config.h"
 #include "oci/oci.h"
 #include "rootfs/tree.h"

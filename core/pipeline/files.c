@@ -1,4 +1,4 @@
-#include "build/files.h"
+#include "pipeline/files.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "build/kernel.h"
+#include "pipeline/kernel.h"
 
 #include <archive.h>
 #include <stdlib.h>

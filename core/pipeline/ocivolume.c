@@ -1,4 +1,4 @@
-#include "build/ocivolume.h"
+#include "pipeline/ocivolume.h"
 
 #include <stdio.h>
 #include <stdlib.h>

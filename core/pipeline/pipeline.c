@@ -3,7 +3,7 @@
  * services, files), then write the outputs. Outputs are written to
  * temporary names and renamed only when every one of them succeeded, so a
  * failed build leaves nothing behind. */
-#include "build/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "build/containers.h"
-#include "build/files.h"
-#include "build/kernel.h"
+#include "pipeline/containers.h"
+#include "pipeline/files.h"
+#include "pipeline/kernel.h"
 #include "initrd/initrd.h"
 #include "oci/oci.h"
 #include "plugin/host.h"

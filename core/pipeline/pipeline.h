@@ -3,8 +3,8 @@
 #ifndef LKB_BUILD_PIPELINE_H
 #define LKB_BUILD_PIPELINE_H
 
-#include "build/options.h"
-#include "build/plan.h"
+#include "pipeline/options.h"
+#include "pipeline/plan.h"
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "util/error.h"

@@ -1,4 +1,4 @@
-#include "build/plan.h"
+#include "pipeline/plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

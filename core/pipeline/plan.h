@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "build/options.h"
+#include "pipeline/options.h"
 #include "plugin/loader.h"
 #include "util/error.h"
 

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "build/plan.h"
+#include "pipeline/plan.h"
 #include "cli/cli.h"
 
 static struct lkb_build_opts o;

@@ -10,8 +10,6 @@
 #include "pipeline/options.h"
 #include "util/error.h"
 
-
-
 /* Parse `lkb build` arguments (argv[0] is "build"). Strings point into argv
  * or are owned by opts. */
 int lkb_cli_parse_build(int argc, char **argv, struct lkb_build_opts *opts, struct lkb_error *err);
@@ -29,6 +27,11 @@ int lkb_cmd_build(int argc, char **argv);
 int lkb_cmd_formats(int argc, char **argv);
 int lkb_cmd_cache(int argc, char **argv);
 int lkb_cmd_version(int argc, char **argv);
+
+/* The format table: built-in formats, then plugins from $LKB_PLUGIN_PATH,
+ * the build tree and the install directory. */
+struct lkb_plugin_set;
+int lkb_cli_load_formats(struct lkb_plugin_set *set, struct lkb_error *err);
 
 /* Print err on stderr as "lkb: error: MSG" and return its exit code. */
 int lkb_cli_fail(const struct lkb_error *err);

@@ -18,7 +18,9 @@ static const char build_usage[] =
     "\n"
     "  -format, -f FMT        output format, repeatable and comma-separated\n"
     "                         (default kernel+initrd; see 'lkb formats')\n"
-    "  -format-opt KEY=VALUE  option for the format plugin (repeatable)\n"
+    "  -format-opt [FORMAT.]KEY=VALUE\n"
+    "                         format option (repeatable); a bare KEY goes to every\n"
+    "                         format declaring it ('lkb formats FORMAT' lists them)\n"
     "  -name NAME             base name of outputs (default: last config's basename)\n"
     "  -dir DIR               directory for outputs (default: current directory)\n"
     "  -o, -output FILE       single output file for a streamable format (tar)\n"
@@ -73,8 +75,7 @@ int lkb_cmd_build(int argc, char **argv)
     /* LinuxKit's order (build-and-outputs.md §1.3): formats and outputs
      * are checked before the configuration is read. */
     if (!opts.dry_run) {
-        if (lkb_plugin_set_discover(&plugins, getenv("LKB_PLUGIN_PATH"), LKB_PLUGIN_INSTALL_DIR,
-                                    &err) < 0 ||
+        if (lkb_cli_load_formats(&plugins, &err) < 0 ||
             lkb_build_plan_make(&opts, &plugins, &plan, &err) < 0)
             goto fail;
     }

@@ -10,7 +10,7 @@
 
 int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
                       lkb_image_lookup_fn lookup, void *ctx,
-                      const struct lkb_oci_volume_ctx *oci, struct lkb_error *err)
+                      struct lkb_image_store *oci, struct lkb_error *err)
 {
     size_t i;
     json_t *v;

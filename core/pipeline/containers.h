@@ -14,7 +14,7 @@ typedef struct lkb_image *(*lkb_image_lookup_fn)(void *ctx, const char *image);
 
 int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
                       lkb_image_lookup_fn lookup, void *ctx,
-                      const struct lkb_oci_volume_ctx *oci, struct lkb_error *err);
+                      struct lkb_image_store *oci, struct lkb_error *err);
 
 int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
                          lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err);

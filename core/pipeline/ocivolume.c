@@ -71,14 +71,14 @@ static char *ref_name(const char *image, struct lkb_error *err)
     return s;
 }
 
-int lkb_build_oci_volume(struct lkb_tree *root, const struct lkb_oci_volume_ctx *ctx,
+int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
                          const json_t *volume, const char *prefix, struct lkb_error *err)
 {
     const char *image = json_string_value(json_object_get(volume, "image"));
     const json_t *plats = json_object_get(volume, "platforms");
     struct lkb_image *img = NULL;
     /* Resolve the root (and cache the build's platform) first. */
-    if (lkb_oci_pull(ctx->cache, image, ctx->arch, ctx->pull, &img, err) < 0)
+    if (lkb_image_store_get(ctx, image, NULL, &img, err) < 0)
         return -1;
     char *raw = NULL, *name = NULL;
     size_t rawlen = 0;
@@ -117,21 +117,21 @@ int lkb_build_oci_volume(struct lkb_tree *root, const struct lkb_oci_volume_ctx 
         json_array_foreach(plats, k, w) want |= platform_matches(plat, json_string_value(w));
         if (!want)
             continue;
-        /* Fetch that platform (only the build's own was pulled so far). */
+        /* That platform: only the build's own was fetched in the fetch phase,
+         * the others are known only from the index. */
         char spec[200];
         const char *var = json_string_value(json_object_get(plat, "variant"));
         snprintf(spec, sizeof spec, "%s/%s%s%s", json_string_value(json_object_get(plat, "os")),
                  json_string_value(json_object_get(plat, "architecture")), var ? "/" : "",
                  var ? var : "");
         struct lkb_image *pimg = NULL;
-        if ((rc = lkb_oci_pull(ctx->cache, image, spec, ctx->pull, &pimg, err)) < 0)
+        if ((rc = lkb_image_store_get(ctx, image, spec, &pimg, err)) < 0)
             break;
         rc = add_blob(root, ctx->cache, prefix, pimg->config_digest, err);
         for (size_t l = 0; rc == 0 && l < pimg->n_layers; l++)
             rc = add_blob(root, ctx->cache, prefix, pimg->layers[l].digest, err);
         if (rc == 0)
             rc = add_blob(root, ctx->cache, prefix, pimg->manifest_digest, err);
-        lkb_image_free(pimg);
     }
     if (rc == 0)
         rc = add_blob(root, ctx->cache, prefix, img->root_digest, err);
@@ -152,6 +152,5 @@ int lkb_build_oci_volume(struct lkb_tree *root, const struct lkb_oci_volume_ctx 
     free(name);
     free(raw);
     json_decref(index);
-    lkb_image_free(img);
     return rc;
 }

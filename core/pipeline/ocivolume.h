@@ -6,16 +6,13 @@
 #include <jansson.h>
 
 #include "oci/oci.h"
+#include "pipeline/images.h"
 #include "rootfs/tree.h"
 #include "util/error.h"
 
-struct lkb_oci_volume_ctx {
-    struct lkb_cache *cache;
-    const struct lkb_pull_opts *pull;
-    const char *arch; /* the build's -arch, to resolve the index first */
-};
-
-int lkb_build_oci_volume(struct lkb_tree *root, const struct lkb_oci_volume_ctx *ctx,
+/* The image (for the build's platform) comes from the store's fetch phase;
+ * the other platforms' images are pulled through the store on demand. */
+int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
                          const json_t *volume, const char *prefix, struct lkb_error *err);
 
 #endif

@@ -4,28 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/builtin_formats.h"
+#include "pipeline/formatopts.h"
 #include "util/arch.h"
 
-static const struct lkb_builtin_info builtins[] = {
-    {"kernel+initrd", "kernel, compressed cpio initrd and cmdline files", LKB_FMT_KERNEL_INITRD,
-     false},
-    {"tar", "the root file system as a tar (streamable, -o)", LKB_FMT_TAR, true},
-    {"tar-kernel-initrd", "a tar holding kernel, initrd.img, cmdline, ucode.cpio",
-     LKB_FMT_TAR_KERNEL_INITRD, false},
-};
-
-const struct lkb_builtin_info *lkb_builtin_formats(size_t *n)
+static int streamable(const struct lkb_loaded_format *f)
 {
-    *n = sizeof builtins / sizeof *builtins;
-    return builtins;
-}
-
-static const struct lkb_builtin_info *find_builtin(const char *name)
-{
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        if (strcmp(builtins[i].name, name) == 0)
-            return &builtins[i];
-    return NULL;
+    return f && lkb_format_is_builtin(f) && lkb_builtin_streamable(&f->fmt);
 }
 
 char *lkb_build_default_name(const char *config)
@@ -46,11 +31,9 @@ static int unknown_format(const struct lkb_plugin_set *plugins, const char *name
 {
     char avail[1024] = "";
     size_t n = 0;
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        n += (size_t)snprintf(avail + n, n < sizeof avail ? sizeof avail - n : 0, "%s%s",
-                              n ? ", " : "", builtins[i].name);
     for (size_t i = 0; plugins && i < plugins->n_formats && n < sizeof avail; i++)
-        n += (size_t)snprintf(avail + n, sizeof avail - n, ", %s", plugins->formats[i].fmt.name);
+        n += (size_t)snprintf(avail + n, sizeof avail - n, "%s%s", n ? ", " : "",
+                              plugins->formats[i].fmt.name);
     lkb_error_set(err, LKB_ERR_USAGE, "unknown format type %s (available: %s)", name, avail);
     for (size_t i = 0; plugins && i < plugins->n_refused; i++) {
         size_t len = strlen(err->msg);
@@ -85,19 +68,11 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
         n = 1;
     }
 
-    size_t n_stream = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct lkb_builtin_info *b = find_builtin(names[i]);
-        if (b && b->streamable)
-            n_stream++;
-    }
-    if (n_stream && n > 1) {
-        for (size_t i = 0; i < n; i++) {
-            const struct lkb_builtin_info *b = find_builtin(names[i]);
-            if (b && b->streamable)
+    if (n > 1) {
+        for (size_t i = 0; i < n; i++)
+            if (streamable(lkb_plugin_set_find(plugins, names[i])))
                 return lkb_error_set(err, LKB_ERR_USAGE,
-                                     "format type %s must be the only format specified", b->name);
-        }
+                                     "format type %s must be the only format specified", names[i]);
     }
     if (o->output) {
         if (n > 1)
@@ -110,8 +85,7 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
         if (o->dir)
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified with -dir");
-        const struct lkb_builtin_info *b = find_builtin(names[0]);
-        if (!b || !b->streamable)
+        if (!streamable(lkb_plugin_set_find(plugins, names[0])))
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified for build type %s as it "
                                  "cannot be streamed",
@@ -127,22 +101,17 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
             if (strcmp(plan->formats[j].name, names[i]) == 0)
                 goto next; /* -format x -format x builds x once */
         pf->name = names[i];
-        const struct lkb_builtin_info *b = find_builtin(names[i]);
-        if (b) {
-            pf->builtin = b->id;
-        } else {
-            pf->plugin = plugins ? lkb_plugin_set_find(plugins, names[i]) : NULL;
-            if (!pf->plugin) {
-                lkb_build_plan_free(plan);
-                return unknown_format(plugins, names[i], err);
-            }
-            if (!supports_arch(&pf->plugin->fmt, plan->arch)) {
-                const char *arch = plan->arch;
-                lkb_build_plan_free(plan);
-                return lkb_error_set(err, LKB_ERR_USAGE,
-                                     "format %s does not support architecture %s (use -arch)",
-                                     names[i], arch);
-            }
+        pf->fmt = lkb_plugin_set_find(plugins, names[i]);
+        if (!pf->fmt) {
+            lkb_build_plan_free(plan);
+            return unknown_format(plugins, names[i], err);
+        }
+        if (!supports_arch(&pf->fmt->fmt, plan->arch)) {
+            const char *arch = plan->arch;
+            lkb_build_plan_free(plan);
+            return lkb_error_set(err, LKB_ERR_USAGE,
+                                 "format %s does not support architecture %s (use -arch)",
+                                 names[i], arch);
         }
         plan->n_formats++;
     next:;
@@ -154,7 +123,11 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
         lkb_build_plan_free(plan);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
-    if (plan->n_formats == 1 && plan->formats[0].builtin == LKB_FMT_TAR) {
+    if (lkb_format_opts_resolve(plan, o->format_opts, o->n_format_opts, err) < 0) {
+        lkb_build_plan_free(plan);
+        return -1;
+    }
+    if (plan->n_formats == 1 && streamable(plan->formats[0].fmt)) {
         if (o->output) {
             plan->output_file = strdup(o->output);
         } else {
@@ -176,6 +149,8 @@ void lkb_build_plan_free(struct lkb_build_plan *plan)
     free(plan->name);
     free(plan->dir);
     free(plan->output_file);
+    for (size_t i = 0; i < plan->n_formats; i++)
+        lkb_format_opts_free(&plan->formats[i]);
     free(plan->formats);
     memset(plan, 0, sizeof *plan);
 }

@@ -9,17 +9,14 @@
 #include "plugin/loader.h"
 #include "util/error.h"
 
-enum lkb_builtin_format {
-    LKB_FMT_PLUGIN = 0,
-    LKB_FMT_KERNEL_INITRD,
-    LKB_FMT_TAR,
-    LKB_FMT_TAR_KERNEL_INITRD,
-};
-
+/* One format of the build with the options that apply to it. */
 struct lkb_planned_format {
     const char *name;
-    enum lkb_builtin_format builtin;
-    const struct lkb_loaded_format *plugin; /* for LKB_FMT_PLUGIN */
+    const struct lkb_loaded_format *fmt; /* built in or from a plugin: one table */
+    struct lkb_option *opts;        /* 1.0 view: key=value, defaults included */
+    size_t n_opts;
+    struct lkb_option_value *values; /* 1.1 view: one per declared option */
+    size_t n_values;
 };
 
 struct lkb_build_plan {
@@ -31,19 +28,13 @@ struct lkb_build_plan {
     size_t n_formats;
 };
 
-/* Built-in formats, for `lkb formats`. */
-struct lkb_builtin_info {
-    const char *name;
-    const char *description;
-    enum lkb_builtin_format id;
-    bool streamable;
-};
-const struct lkb_builtin_info *lkb_builtin_formats(size_t *n);
-
 /* Default output name: basename of the last config without its final
  * extension; "moby" for stdin. Returns a malloc'd string. */
 char *lkb_build_default_name(const char *config);
 
+/* Formats, output paths and -format-opt values: everything that can be
+ * checked without reading the configuration. `plugins` holds the built-in
+ * formats too (lkb_plugin_set_add_builtin). */
 int lkb_build_plan_make(const struct lkb_build_opts *opts, const struct lkb_plugin_set *plugins,
                         struct lkb_build_plan *plan, struct lkb_error *err);
 void lkb_build_plan_free(struct lkb_build_plan *plan);

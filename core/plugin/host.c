@@ -1,12 +1,14 @@
 #include "plugin/host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/fs.h"
+#include <unistd.h>
 #include "util/log.h"
 
 void lkb_host_init(struct lkb_host *host, const char *plugin_name)
@@ -51,6 +53,80 @@ static int api_set_error(lkb_host *host, const char *fmt, ...)
     vsnprintf(host->err.msg, sizeof host->err.msg, fmt, ap);
     va_end(ap);
     return LKB_FAIL;
+}
+
+static int api_set_error_kind(lkb_host *host, enum lkb_plugin_error_kind kind, const char *fmt,
+                              ...)
+{
+    if (!host)
+        return LKB_FAIL;
+    va_list ap;
+    va_start(ap, fmt);
+    host->err.kind = kind == LKB_PLUGIN_ERR_USAGE ? LKB_ERR_USAGE
+                     : kind == LKB_PLUGIN_ERR_IO  ? LKB_ERR_IO
+                                                  : LKB_ERR_PLUGIN;
+    vsnprintf(host->err.msg, sizeof host->err.msg, fmt, ap);
+    va_end(ap);
+    return LKB_FAIL;
+}
+
+/* Output names are plain file names: the commit renames them into -dir. */
+static int output_name_ok(lkb_host *host, const char *name)
+{
+    if (!host->stage_dir)
+        return api_set_error(host, "output %s: outputs can only be created in build()",
+                             name ? name : "(null)");
+    if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+        !strncmp(name, ".lkb-", 5) || strlen(name) > 255)
+        return api_set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
+                                  "output name \"%s\" is not a plain file name",
+                                  name ? name : "(null)");
+    return LKB_OK;
+}
+
+static int api_output_open(lkb_host *host, const char *name, int *fd_out)
+{
+    if (output_name_ok(host, name) != LKB_OK)
+        return LKB_FAIL;
+    char *p = lkb_fs_join(host->stage_dir, name);
+    if (!p)
+        return api_set_error(host, "out of memory");
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int e = errno;
+    free(p);
+    if (fd < 0)
+        return api_set_error_kind(host, e == EEXIST ? LKB_PLUGIN_ERR_USAGE : LKB_PLUGIN_ERR_IO,
+                                  "output %s: %s", name,
+                                  e == EEXIST ? "already written by this build" : strerror(e));
+    *fd_out = fd;
+    return LKB_OK;
+}
+
+static int api_output_path(lkb_host *host, const char *name, char **path_out)
+{
+    if (output_name_ok(host, name) != LKB_OK)
+        return LKB_FAIL;
+    if (!(*path_out = lkb_fs_join(host->stage_dir, name)))
+        return api_set_error(host, "out of memory");
+    return LKB_OK;
+}
+
+static int api_require_image(lkb_host *host, const char *image)
+{
+    if (!host->in_check)
+        return api_set_error(host, "require_image(%s) is only allowed in check()",
+                             image ? image : "(null)");
+    if (!image || !*image)
+        return api_set_error_kind(host, LKB_PLUGIN_ERR_USAGE, "require_image: empty reference");
+    if (!host->images.require)
+        return api_set_error(host, "require_image(%s): no image store in this context", image);
+    struct lkb_error e;
+    lkb_error_clear(&e);
+    if (host->images.require(host->images.ctx, image, &e) < 0) {
+        host->err = e; /* keep the kind: a malformed reference is a usage error */
+        return LKB_FAIL;
+    }
+    return LKB_OK;
 }
 
 static void api_progress(lkb_host *host, const char *what, uint64_t done, uint64_t total)
@@ -140,18 +216,44 @@ static const struct lkb_host_api g_api = {
     .option = api_option,
     .write_file_atomic = api_write_file_atomic,
     .free = api_free,
+    .set_error_kind = api_set_error_kind,
+    .output_open = api_output_open,
+    .output_path = api_output_path,
+    .require_image = api_require_image,
 };
 
 const struct lkb_host_api *lkb_plugin_host_api(void) { return &g_api; }
 
+static int run(struct lkb_host *host, const struct lkb_loaded_format *fmt,
+               const struct lkb_build_input *input,
+               int (*fn)(const struct lkb_host_api *, lkb_host *, const struct lkb_build_input *),
+               struct lkb_error *err)
+{
+    lkb_error_clear(&host->err);
+    host->plugin_name = lkb_format_is_builtin(fmt) ? fmt->fmt.name : fmt->plugin->desc.name;
+    int rc = fn(&g_api, host, input);
+    host->in_check = 0;
+    if (rc == LKB_OK)
+        return 0;
+    enum lkb_error_kind kind = host->err.kind ? host->err.kind : LKB_ERR_PLUGIN;
+    const char *msg = host->err.msg[0] ? host->err.msg : "failed without an error message";
+    if (lkb_format_is_builtin(fmt)) /* lkb's own messages need no origin */
+        return lkb_error_set(err, kind, "%s", msg);
+    return lkb_error_set(err, kind, "format %s (plugin %s): %s", fmt->fmt.name, fmt->plugin->path,
+                         msg);
+}
+
+int lkb_host_run_check(struct lkb_host *host, const struct lkb_loaded_format *fmt,
+                       const struct lkb_build_input *input, struct lkb_error *err)
+{
+    if (!fmt->fmt.check)
+        return 0;
+    host->in_check = 1;
+    return run(host, fmt, input, fmt->fmt.check, err);
+}
+
 int lkb_host_run_build(struct lkb_host *host, const struct lkb_loaded_format *fmt,
                        const struct lkb_build_input *input, struct lkb_error *err)
 {
-    lkb_error_clear(&host->err);
-    int rc = fmt->fmt.build(&g_api, host, input);
-    if (rc == LKB_OK)
-        return 0;
-    return lkb_error_set(err, LKB_ERR_PLUGIN, "format %s (plugin %s): %s", fmt->fmt.name,
-                         fmt->plugin->path,
-                         host->err.msg[0] ? host->err.msg : "failed without an error message");
+    return run(host, fmt, input, fmt->fmt.build, err);
 }

@@ -16,23 +16,33 @@ struct lkb_image_access {
                      struct lkb_error *err);
     int (*extract_dir)(void *ctx, const char *image, const char *path, const char *dest_dir,
                        struct lkb_error *err);
+    /* Plan time: add an image to the fetch phase. */
+    int (*require)(void *ctx, const char *image, struct lkb_error *err);
 };
 
+/* One host context serves every format of a build, so temporary
+ * directories live until the build ends. */
 struct lkb_host {
-    const char *plugin_name;
+    const char *plugin_name; /* of the format being called */
     const struct lkb_option *options;
     size_t n_options;
     struct lkb_image_access images;
     struct lkb_error err; /* set by api->set_error */
     char **temp_dirs;     /* removed by lkb_host_cleanup */
     size_t n_temp_dirs;
+    const char *stage_dir; /* where output_open/output_path create outputs */
+    int in_check;          /* require_image is allowed */
+    void *pipeline;        /* the build, for the built-in formats */
 };
 
 void lkb_host_init(struct lkb_host *host, const char *plugin_name);
 /* Remove temporary directories the plugin asked for. */
 void lkb_host_cleanup(struct lkb_host *host);
 
-/* Run `fmt`'s build. On failure err holds "format NAME (plugin FILE): msg". */
+/* Run `fmt`'s check (nothing when it has none) or build. On failure err
+ * holds "format NAME (plugin FILE): msg" with the kind the plugin gave. */
+int lkb_host_run_check(struct lkb_host *host, const struct lkb_loaded_format *fmt,
+                       const struct lkb_build_input *input, struct lkb_error *err);
 int lkb_host_run_build(struct lkb_host *host, const struct lkb_loaded_format *fmt,
                        const struct lkb_build_input *input, struct lkb_error *err);
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plugin/options.h"
 #include "util/log.h"
 
 /* Highest ABI number we probe for when the v1 entry is missing, only to give
@@ -29,6 +30,8 @@ void lkb_plugin_set_free(struct lkb_plugin_set *set)
         free(p);
     }
     free(set->plugins);
+    for (size_t i = 0; i < set->n_formats; i++)
+        free(set->formats[i].options);
     free(set->formats);
     for (size_t i = 0; i < set->n_refused; i++) {
         free(set->refused[i].path);
@@ -80,6 +83,58 @@ static const char *copy_sized(void *dst, size_t dst_size, const void *src, size_
     return NULL;
 }
 
+static int valid_option_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* Copy and check a 1.1 format's option declarations: names unique and
+ * well-formed, known types, defaults of their type. NULL on success, else
+ * a static reason; `bad` names the offending option. */
+static const char *copy_options(struct lkb_loaded_format *lf, const char **bad)
+{
+    const struct lkb_format *f = &lf->fmt;
+    *bad = "";
+    if (!f->n_options)
+        return NULL;
+    if (!f->options || f->n_options > 256)
+        return "options array missing or larger than 256";
+    lf->options = calloc(f->n_options, sizeof *lf->options);
+    if (!lf->options)
+        return "out of memory";
+    uint32_t dsize = f->options[0].struct_size;
+    for (size_t i = 0; i < f->n_options; i++) {
+        const struct lkb_option_decl *d =
+            (const struct lkb_option_decl *)((const char *)f->options + i * (size_t)dsize);
+        const char *why = copy_sized(&lf->options[i], sizeof lf->options[i], d,
+                                     offsetof(struct lkb_option_decl, help) + sizeof(char *));
+        if (!why && d->struct_size != dsize)
+            why = "options have different struct_size values";
+        if (why)
+            return why;
+        struct lkb_option_decl *o = &lf->options[i];
+        *bad = o->name && valid_option_name(o->name) ? o->name : "?";
+        if (!valid_option_name(o->name))
+            return "option name invalid (want 1-32 of [a-z0-9_-])";
+        if (o->type > LKB_OPT_SIZE)
+            return "option has an unknown type";
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(lf->options[j].name, o->name) == 0)
+                return "option declared twice";
+        uint64_t num;
+        struct lkb_error e;
+        if (o->default_value && lkb_option_parse(o->type, o->default_value, &num, &e) < 0)
+            return "option default is not of the option's type";
+    }
+    lf->fmt.options = lf->options;
+    return NULL;
+}
+
 static int valid_format_name(const char *s)
 {
     if (!s || !*s || strlen(s) > 64)
@@ -93,14 +148,15 @@ static int valid_format_name(const char *s)
 
 /* Find the loaded format named `name`, also among formats staged for the
  * plugin being loaded (so a plugin cannot list a name twice). */
-static const char *owner_of(const struct lkb_plugin_set *set, const struct lkb_format *staged,
-                            size_t n_staged, const char *name, const char *self)
+static const char *owner_of(const struct lkb_plugin_set *set,
+                            const struct lkb_loaded_format *staged, size_t n_staged,
+                            const char *name, const char *self)
 {
     for (size_t i = 0; i < set->n_formats; i++)
         if (strcmp(set->formats[i].fmt.name, name) == 0)
             return set->formats[i].plugin->path;
     for (size_t i = 0; i < n_staged; i++)
-        if (strcmp(staged[i].name, name) == 0)
+        if (strcmp(staged[i].fmt.name, name) == 0)
             return self;
     return NULL;
 }
@@ -123,39 +179,47 @@ static int validate_and_register(struct lkb_plugin_set *set, struct lkb_loaded_p
     if (lp->desc.n_formats > 256)
         return refuse(set, err, path, "plugin claims %zu formats", lp->desc.n_formats);
 
-    struct lkb_format *staged = calloc(lp->desc.n_formats, sizeof *staged);
+    size_t nf = lp->desc.n_formats;
+    struct lkb_loaded_format *staged = calloc(nf, sizeof *staged);
     if (!staged)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    for (size_t i = 0; i < lp->desc.n_formats; i++) {
+    /* A 1.0 format ends at `build`; anything longer was built against 1.1. */
+    const size_t size_1_0 = offsetof(struct lkb_format, build) + sizeof(void (*)(void));
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nf; i++) {
         /* Formats are an array of the plugin's struct size; step by it. */
         const struct lkb_format *f0 = lp->desc.formats;
         uint32_t fsize = f0->struct_size;
         const struct lkb_format *f =
             (const struct lkb_format *)((const char *)lp->desc.formats + i * (size_t)fsize);
-        why = copy_sized(&staged[i], sizeof staged[i], f,
-                         offsetof(struct lkb_format, build) + sizeof(void (*)(void)));
+        struct lkb_format *sf = &staged[i].fmt;
+        staged[i].plugin = lp;
+        why = copy_sized(sf, sizeof *sf, f, size_1_0);
         if (!why && fsize != f->struct_size)
             why = "formats have different struct_size values";
+        const char *bad = "";
         if (why) {
-            free(staged);
-            return refuse(set, err, path, "format #%zu: %s", i, why);
+            rc = refuse(set, err, path, "format #%zu: %s", i, why);
+        } else if (!valid_format_name(sf->name)) {
+            rc = refuse(set, err, path,
+                        "format #%zu has an invalid name (want 1-64 of [a-z0-9+._-])", i);
+        } else if (!sf->build) {
+            rc = refuse(set, err, path, "format '%s' has no build function", sf->name);
+        } else if ((staged[i].abi_minor = fsize > size_1_0) &&
+                   (why = copy_options(&staged[i], &bad))) {
+            rc = refuse(set, err, path, "format '%s' option '%s': %s", sf->name, bad, why);
+        } else {
+            const char *owner = owner_of(set, staged, i, sf->name, path);
+            if (owner)
+                rc = refuse(set, err, path, "duplicate format name '%s' (already provided by %s)",
+                            sf->name, owner);
         }
-        if (!valid_format_name(staged[i].name)) {
-            free(staged);
-            return refuse(set, err, path,
-                          "format #%zu has an invalid name (want 1-64 of [a-z0-9+._-])", i);
-        }
-        if (!staged[i].build) {
-            free(staged);
-            return refuse(set, err, path, "format '%s' has no build function", f->name);
-        }
-        const char *owner = owner_of(set, staged, i, staged[i].name, path);
-        if (owner) {
-            int rc = refuse(set, err, path, "duplicate format name '%s' (already provided by %s)",
-                            staged[i].name, owner);
-            free(staged);
-            return rc;
-        }
+    }
+    if (rc < 0) {
+        for (size_t i = 0; i < nf; i++)
+            free(staged[i].options);
+        free(staged);
+        return -1;
     }
 
     struct lkb_loaded_plugin **pl = realloc(set->plugins, (set->n_plugins + 1) * sizeof *pl);
@@ -166,15 +230,14 @@ static int validate_and_register(struct lkb_plugin_set *set, struct lkb_loaded_p
     if (fl)
         set->formats = fl;
     if (!pl || !fl) {
+        for (size_t i = 0; i < nf; i++)
+            free(staged[i].options);
         free(staged);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
     set->plugins[set->n_plugins++] = lp;
-    for (size_t i = 0; i < lp->desc.n_formats; i++) {
-        set->formats[set->n_formats].fmt = staged[i];
-        set->formats[set->n_formats].plugin = lp;
-        set->n_formats++;
-    }
+    for (size_t i = 0; i < nf; i++)
+        set->formats[set->n_formats++] = staged[i];
     free(staged);
     return 0;
 }
@@ -340,6 +403,24 @@ int lkb_plugin_set_discover(struct lkb_plugin_set *set, const char *search_path,
         return load_entry(set, install_dir, err);
     return 0;
 }
+
+int lkb_plugin_set_add_builtin(struct lkb_plugin_set *set, const struct lkb_plugin *desc,
+                               struct lkb_error *err)
+{
+    struct lkb_loaded_plugin *lp = calloc(1, sizeof *lp);
+    if (!lp || !(lp->path = strdup(LKB_BUILTIN_ORIGIN))) {
+        free(lp);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    if (validate_and_register(set, lp, desc, err) < 0) {
+        free(lp->path);
+        free(lp);
+        return -1;
+    }
+    return 0;
+}
+
+int lkb_format_is_builtin(const struct lkb_loaded_format *f) { return f->plugin->handle == NULL; }
 
 const struct lkb_loaded_format *lkb_plugin_set_find(const struct lkb_plugin_set *set,
                                                     const char *format)

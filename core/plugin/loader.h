@@ -12,15 +12,20 @@
 
 #include "util/error.h"
 
+/* lkb_loaded_plugin.path of the formats compiled into lkb. */
+#define LKB_BUILTIN_ORIGIN "built in"
+
 struct lkb_loaded_plugin {
-    char *path;
-    void *handle;
+    char *path; /* realpath of the file, or "built in" */
+    void *handle; /* NULL for the built-in formats */
     struct lkb_plugin desc; /* normalized copy: fields the plugin lacks are zero */
 };
 
 struct lkb_loaded_format {
-    struct lkb_format fmt; /* normalized copy */
+    struct lkb_format fmt; /* normalized copy; fmt.options points at `options` */
     const struct lkb_loaded_plugin *plugin;
+    unsigned abi_minor;             /* 0: built against ABI 1.0 (no declarations) */
+    struct lkb_option_decl *options; /* normalized copies, owned */
 };
 
 struct lkb_refused_plugin {
@@ -58,10 +63,19 @@ int lkb_plugin_set_load_dir(struct lkb_plugin_set *set, const char *dir, struct 
 int lkb_plugin_set_discover(struct lkb_plugin_set *set, const char *search_path,
                             const char *install_dir, struct lkb_error *err);
 
+/* Register formats compiled into lkb (static data, validated like a
+ * plugin's, listed as provided by "built in"). Call before discovery so a
+ * plugin cannot take a built-in name. */
+int lkb_plugin_set_add_builtin(struct lkb_plugin_set *set, const struct lkb_plugin *desc,
+                               struct lkb_error *err);
+
+/* 1 when the format was compiled into lkb. */
+int lkb_format_is_builtin(const struct lkb_loaded_format *f);
+
 const struct lkb_loaded_format *lkb_plugin_set_find(const struct lkb_plugin_set *set,
                                                     const char *format);
 
-/* The host's function table (static, ABI 1). */
+/* The host's function table (static, ABI 1.1). */
 const struct lkb_host_api *lkb_plugin_host_api(void);
 
 #endif

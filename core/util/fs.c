@@ -193,3 +193,12 @@ int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_err
         *size = len;
     return 0;
 }
+
+char *lkb_fs_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", a, b);
+    return s;
+}

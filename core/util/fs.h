@@ -30,6 +30,9 @@ int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
                      struct lkb_error *err);
 
 /* Read a whole file; *data is malloc'd and NUL-terminated (not counted). */
+/* "a/b", malloc'd; NULL when out of memory. */
+char *lkb_fs_join(const char *a, const char *b);
+
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err);
 
 /* An output file being written: data goes to "<path>.tmp-XXXXXX" in the

@@ -169,8 +169,10 @@ Test(loader, build_runs_and_errors_are_attributed)
     snprintf(out, sizeof out, "%s.test", base);
     struct lkb_build_input in = sample_input(base);
 
+    in.output_dir = dir;
     struct lkb_host host;
     lkb_host_init(&host, "good");
+    host.stage_dir = dir;
     cr_assert_eq(lkb_host_run_build(&host, lkb_plugin_set_find(&set, "testfmt"), &in, &err), 0,
                  "%s", err.msg);
     char *data;
@@ -195,6 +197,109 @@ Test(loader, host_api_table_is_versioned)
     cr_assert_eq(api->struct_size, sizeof(struct lkb_host_api));
     cr_assert(LKB_API_HAS(api, free));
     cr_assert(LKB_API_HAS(api, image_read_file));
+    cr_assert(LKB_API_HAS(api, output_open));
+    cr_assert(LKB_API_HAS(api, require_image));
+}
+
+#define ABI10 LKB_TEST_SOURCE_DIR "/tests/plugins/abi-1.0/abi10.so"
+
+Test(loader, prebuilt_abi_1_0_plugin_loads_and_builds)
+{
+    cr_assert_eq(lkb_plugin_set_load_file(&set, ABI10, &err), 0, "%s", err.msg);
+    const struct lkb_loaded_format *f = lkb_plugin_set_find(&set, "abi10");
+    cr_assert_not_null(f);
+    cr_assert_eq(f->abi_minor, 0);
+    cr_assert_null(f->fmt.check);
+    cr_assert_null(f->fmt.data);
+    cr_assert_eq(f->fmt.n_options, 0);
+    char *dir;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test", &dir, &err), 0);
+    char base[4096], out[4200];
+    snprintf(base, sizeof base, "%s/old", dir);
+    snprintf(out, sizeof out, "%s.abi10", base);
+    struct lkb_build_input in = sample_input(base);
+    struct lkb_option opt = {"greeting", "hello from 1.1"};
+    in.options = &opt;
+    in.n_options = 1;
+    struct lkb_host host;
+    lkb_host_init(&host, "abi10");
+    host.options = &opt;
+    host.n_options = 1;
+    cr_assert_eq(lkb_host_run_build(&host, f, &in, &err), 0, "%s", err.msg);
+    char *data;
+    size_t len;
+    cr_assert_eq(lkb_fs_read_file(out, &data, &len, &err), 0);
+    cr_assert(strstr(data, "greeting: hello from 1.1\n") && strstr(data, "cmdline: console=ttyS0"),
+              "%s", data);
+    free(data);
+    lkb_host_cleanup(&host);
+    lkb_fs_remove_tree(dir, &err);
+    free(dir);
+}
+
+Test(loader, abi_1_1_declarations_are_normalized)
+{
+    cr_assert_eq(lkb_plugin_set_load_file(&set, PLUGDIR "/good.so", &err), 0, "%s", err.msg);
+    const struct lkb_loaded_format *f = lkb_plugin_set_find(&set, "testfmt");
+    cr_assert_eq(f->abi_minor, 1);
+    cr_assert_not_null(f->fmt.check);
+    cr_assert_eq(f->fmt.n_options, 5);
+    cr_assert_eq(f->fmt.options, f->options, "the host reads its own copy");
+    cr_assert_str_eq(f->fmt.options[2].name, "big");
+    cr_assert_eq(f->fmt.options[2].type, LKB_OPT_SIZE);
+    cr_assert_str_eq(f->fmt.options[2].default_value, "1M");
+}
+
+Test(loader, builtin_names_cannot_be_taken_by_plugins)
+{
+    static const struct lkb_format fmts[] = {
+        {.struct_size = sizeof(struct lkb_format), .name = "testfmt", .build = NULL}};
+    static const struct lkb_plugin p = {sizeof p, LKB_PLUGIN_ABI_VERSION, "x", "1", fmts, 1};
+    cr_assert_eq(lkb_plugin_set_add_builtin(&set, &p, &err), -1, "no build function");
+    cr_assert_eq(lkb_plugin_set_load_file(&set, PLUGDIR "/good.so", &err), 0, "%s", err.msg);
+}
+
+Test(loader, outputs_are_plain_names_in_the_staging_dir)
+{
+    const struct lkb_host_api *api = lkb_plugin_host_api();
+    struct lkb_host host;
+    lkb_host_init(&host, "t");
+    int fd = -1;
+    cr_assert_eq(api->output_open(&host, "x.img", &fd), LKB_FAIL, "no staging dir outside build");
+    char *dir;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test", &dir, &err), 0);
+    host.stage_dir = dir;
+    const char *bad[] = {"", ".", "..", "a/b", "../x", ".lkb-staging-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(api->output_open(&host, bad[i], &fd), LKB_FAIL, "'%s' accepted", bad[i]);
+        cr_assert_eq(host.err.kind, LKB_ERR_USAGE);
+    }
+    cr_assert_eq(api->output_open(&host, "x.img", &fd), LKB_OK, "%s", host.err.msg);
+    close(fd);
+    cr_assert_eq(api->output_open(&host, "x.img", &fd), LKB_FAIL, "written twice");
+    cr_assert(strstr(host.err.msg, "already written"), "%s", host.err.msg);
+    char *p = NULL;
+    cr_assert_eq(api->output_path(&host, "y.img", &p), LKB_OK);
+    cr_assert(strncmp(p, dir, strlen(dir)) == 0 && !strcmp(p + strlen(dir), "/y.img"), "%s", p);
+    api->free(p);
+    cr_assert_eq(api->require_image(&host, "x/y:1"), LKB_FAIL, "require_image outside check");
+    cr_assert(strstr(host.err.msg, "only allowed in check()"), "%s", host.err.msg);
+    lkb_fs_remove_tree(dir, &err);
+    free(dir);
+}
+
+Test(loader, error_kinds_choose_the_exit_code)
+{
+    const struct lkb_host_api *api = lkb_plugin_host_api();
+    struct lkb_host host;
+    lkb_host_init(&host, "t");
+    cr_assert_eq(api->set_error_kind(&host, LKB_PLUGIN_ERR_USAGE, "bad %s", "x"), LKB_FAIL);
+    cr_assert_eq(host.err.kind, LKB_ERR_USAGE);
+    cr_assert_str_eq(host.err.msg, "bad x");
+    api->set_error_kind(&host, LKB_PLUGIN_ERR_IO, "disk");
+    cr_assert_eq(host.err.kind, LKB_ERR_IO);
+    api->set_error(&host, "plain");
+    cr_assert_eq(host.err.kind, LKB_ERR_PLUGIN);
 }
 
 Test(loader, temp_dirs_are_removed_after_build)

@@ -1,0 +1,225 @@
+#include "pipeline/builtin_formats.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/build_state.h"
+#include "pipeline/inputs.h"
+#include "rootfs/image.h"
+#include "util/fs.h"
+
+
+static struct lkb_build_state *state(lkb_host *host)
+{
+    return ((struct lkb_host *)host)->pipeline;
+}
+
+static struct lkb_error *herr(lkb_host *host) { return &((struct lkb_host *)host)->err; }
+
+/* "<name><suffix>" opened in the staging directory. */
+static int open_out(const struct lkb_host_api *api, lkb_host *host,
+                    const struct lkb_build_input *in, const char *suffix, int *fd)
+{
+    char name[512];
+    int n = snprintf(name, sizeof name, "%s%s", in->name, suffix);
+    if (n < 0 || (size_t)n >= sizeof name)
+        return lkb_error_set(herr(host), LKB_ERR_USAGE, "output name %s%s is too long", in->name,
+                             suffix);
+    return api->output_open(host, name, fd) == LKB_OK ? 0 : -1;
+}
+
+static int write_out(const struct lkb_host_api *api, lkb_host *host,
+                     const struct lkb_build_input *in, const char *suffix, const void *data,
+                     size_t len)
+{
+    int fd;
+    if (open_out(api, host, in, suffix, &fd) < 0)
+        return -1;
+    int rc = lkb_fs_write_all(fd, data, len, suffix, herr(host));
+    close(fd);
+    return rc;
+}
+
+/* Copy a file into fd in chunks: initrds can be large. */
+static int stream_file(const char *src, int fd, struct lkb_error *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", src);
+    static const size_t chunk = 1 << 20;
+    char *buf = malloc(chunk);
+    int rc = buf ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    ssize_t r;
+    while (rc == 0 && (r = read(in, buf, chunk)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
+        else
+            rc = lkb_fs_write_all(fd, buf, (size_t)r, src, err);
+    }
+    free(buf);
+    close(in);
+    return rc;
+}
+
+static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
+                               const struct lkb_build_input *in)
+{
+    struct lkb_build_state *b = state(host);
+    const struct lkb_node *k = lkb_input_boot_file(b, "boot/kernel"),
+                          *c = lkb_input_boot_file(b, "boot/cmdline");
+    int rc = 0, fd;
+    if (k)
+        rc = write_out(api, host, in, "-kernel", k->blob->data, k->blob->size);
+    if (rc == 0 && (rc = open_out(api, host, in, "-initrd.img", &fd)) == 0) {
+        if (b->kernel.ucode)
+            rc = lkb_fs_write_all(fd, b->kernel.ucode->data, b->kernel.ucode->size, "initrd",
+                                  herr(host));
+        if (rc == 0)
+            rc = stream_file(in->initrd_path, fd, herr(host));
+        close(fd);
+    }
+    if (rc == 0 && c && c->blob->size)
+        rc = write_out(api, host, in, "-cmdline", c->blob->data, c->blob->size);
+    return rc == 0 ? LKB_OK : LKB_FAIL;
+}
+
+static int tar_header(struct archive *a, const char *name, int64_t size, int64_t mtime)
+{
+    struct archive_entry *e = archive_entry_new();
+    if (!e)
+        return -1;
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_mtime(e, mtime, 0);
+    archive_entry_set_size(e, size);
+    int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
+    archive_entry_free(e);
+    return rc;
+}
+
+static int tar_blob(struct archive *a, const char *name, const struct lkb_blob *blob,
+                    int64_t mtime)
+{
+    if (tar_header(a, name, (int64_t)blob->size, mtime) < 0)
+        return -1;
+    return archive_write_data(a, blob->data, blob->size) == (la_ssize_t)blob->size ? 0 : -1;
+}
+
+/* The initrd streamed into the archive, not read into memory. */
+static int tar_file(struct archive *a, const char *name, const char *path, int64_t mtime,
+                    struct lkb_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "%s", path);
+    }
+    int rc = tar_header(a, name, st.st_size, mtime);
+    char buf[1 << 16];
+    ssize_t r;
+    while (rc == 0 && (r = read(fd, buf, sizeof buf)) > 0)
+        rc = archive_write_data(a, buf, (size_t)r) == r ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+static int tar_kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
+                                   const struct lkb_build_input *in)
+{
+    struct lkb_build_state *b = state(host);
+    const struct lkb_node *k = lkb_input_boot_file(b, "boot/kernel"),
+                          *c = lkb_input_boot_file(b, "boot/cmdline");
+    int64_t mtime = b->clamp >= 0 && b->clamp < LKB_DEFAULT_MTIME ? b->clamp : LKB_DEFAULT_MTIME;
+    int fd;
+    if (open_out(api, host, in, "-initrd.tar", &fd) < 0)
+        return LKB_FAIL;
+    struct archive *a = archive_write_new();
+    archive_write_set_format_ustar(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    struct stat st;
+    int rc = archive_write_open_fd(a, fd) == ARCHIVE_OK ? 0 : -1;
+    if (rc == 0 && k && k->blob->size)
+        rc = tar_blob(a, "kernel", k->blob, mtime);
+    if (rc == 0 && stat(in->initrd_path, &st) == 0 && st.st_size)
+        rc = tar_file(a, "initrd.img", in->initrd_path, mtime, herr(host));
+    if (rc == 0 && c && c->blob->size)
+        rc = tar_blob(a, "cmdline", c->blob, mtime);
+    if (rc == 0 && b->kernel.ucode)
+        rc = tar_blob(a, "ucode.cpio", b->kernel.ucode, mtime);
+    if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
+        rc = -1;
+    if (rc < 0 && !herr(host)->msg[0])
+        lkb_error_set(herr(host), LKB_ERR_IO, "%s-initrd.tar: %s", in->name,
+                      archive_error_string(a) ? archive_error_string(a) : "write failed");
+    archive_write_free(a);
+    close(fd);
+    return rc == 0 ? LKB_OK : LKB_FAIL;
+}
+
+static int tar_build(const struct lkb_host_api *api, lkb_host *host,
+                     const struct lkb_build_input *in)
+{
+    struct lkb_build_state *b = state(host);
+    const char *path = b->plan->output_file;
+    if (path && strcmp(path, "-") == 0)
+        return lkb_input_write_rootfs(b, STDOUT_FILENO, "stdout", herr(host)) == 0 ? LKB_OK
+                                                                                   : LKB_FAIL;
+    if (b->opts->output) {
+        /* -o FILE may be anywhere; tar is then the build's only format. */
+        struct lkb_atomic_file f;
+        if (lkb_atomic_file_open(&f, path, 0644, herr(host)) < 0)
+            return LKB_FAIL;
+        if (lkb_input_write_rootfs(b, f.fd, path, herr(host)) < 0) {
+            lkb_atomic_file_abort(&f);
+            return LKB_FAIL;
+        }
+        return lkb_atomic_file_commit(&f, herr(host)) == 0 ? LKB_OK : LKB_FAIL;
+    }
+    int fd;
+    if (open_out(api, host, in, ".tar", &fd) < 0)
+        return LKB_FAIL;
+    int rc = lkb_input_write_rootfs(b, fd, path, herr(host));
+    close(fd);
+    return rc == 0 ? LKB_OK : LKB_FAIL;
+}
+
+#define BUILTIN(n, d, fn)                                                                      \
+    {                                                                                          \
+        .struct_size = sizeof(struct lkb_format), .name = n, .description = d, .build = fn     \
+    }
+
+static const struct lkb_format formats[] = {
+    BUILTIN("kernel+initrd", "kernel, compressed cpio initrd and cmdline files",
+            kernel_initrd_build),
+    BUILTIN("tar", "the root file system as a tar (streamable, -o)", tar_build),
+    BUILTIN("tar-kernel-initrd", "a tar holding kernel, initrd.img, cmdline, ucode.cpio",
+            tar_kernel_initrd_build),
+};
+
+static const struct lkb_plugin builtin = {
+    .struct_size = sizeof(struct lkb_plugin),
+    .abi_version = LKB_PLUGIN_ABI_VERSION,
+    .name = "lkb",
+    .version = "",
+    .formats = formats,
+    .n_formats = sizeof formats / sizeof *formats,
+};
+
+const struct lkb_plugin *lkb_builtin_plugin(void) { return &builtin; }
+
+int lkb_builtin_streamable(const struct lkb_format *f) { return f->build == tar_build; }

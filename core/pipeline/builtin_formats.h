@@ -1,0 +1,13 @@
+/* The formats compiled into lkb (kernel+initrd, tar, tar-kernel-initrd),
+ * as a static struct lkb_plugin registered through the same table as
+ * plugins: one way to run a format, one `lkb formats` list. */
+#ifndef LKB_PIPELINE_BUILTIN_FORMATS_H
+#define LKB_PIPELINE_BUILTIN_FORMATS_H
+
+#include <lkb/plugin.h>
+
+const struct lkb_plugin *lkb_builtin_plugin(void);
+/* 1 for formats that can write a single stream (-o FILE or -o -). */
+int lkb_builtin_streamable(const struct lkb_format *f);
+
+#endif

@@ -1,0 +1,125 @@
+#include "pipeline/inputs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "initrd/initrd.h"
+#include "rootfs/archive_out.h"
+#include "util/fs.h"
+
+const struct lkb_node *lkb_input_boot_file(struct lkb_build_state *b, const char *path)
+{
+    const struct lkb_node *n = lkb_tree_get(&b->root, path);
+    return n && n->type == LKB_NODE_FILE ? n : NULL;
+}
+
+/* b->tmpdir/name, malloc'd; 1 when it exists already (made earlier). */
+static int tmp_path(struct lkb_build_state *b, const char *name, char **path,
+                    struct lkb_error *err)
+{
+    size_t n = strlen(b->tmpdir) + strlen(name) + 2;
+    if (!(*path = malloc(n)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    snprintf(*path, n, "%s/%s", b->tmpdir, name);
+    return access(*path, F_OK) == 0;
+}
+
+int lkb_input_kernel(struct lkb_build_state *b, char **path, struct lkb_error *err)
+{
+    const struct lkb_node *k = lkb_input_boot_file(b, "boot/kernel");
+    *path = NULL;
+    if (!k)
+        return 0;
+    int rc = tmp_path(b, "kernel", path, err);
+    if (rc == 0)
+        rc = lkb_fs_write_atomic(*path, k->blob->data, k->blob->size, 0644, err);
+    return rc < 0 ? -1 : 0;
+}
+
+int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *err)
+{
+    int rc = tmp_path(b, "initrd.img", path, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    enum lkb_initrd_compression comp;
+    if (lkb_initrd_compression_parse(b->opts->initrd_compression, &comp, err) < 0)
+        return -1;
+    return lkb_initrd_write(&b->root, *path, comp, NULL, 0, b->clamp, err);
+}
+
+int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, const char *what,
+                           struct lkb_error *err)
+{
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+        lkb_error_set(err, LKB_ERR_IO, "%s: %s", what, archive_error_string(a));
+        archive_write_free(a);
+        return -1;
+    }
+    int rc = lkb_tree_write_archive(&b->root, a, NULL, NULL, b->clamp, err);
+    if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
+        rc = lkb_error_set(err, LKB_ERR_IO, "%s: %s", what, archive_error_string(a));
+    archive_write_free(a);
+    return rc;
+}
+
+int lkb_input_rootfs_tar(struct lkb_build_state *b, char **path, struct lkb_error *err)
+{
+    int rc = tmp_path(b, "rootfs.tar", path, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    struct lkb_atomic_file f;
+    if (lkb_atomic_file_open(&f, *path, 0644, err) < 0)
+        return -1;
+    if (lkb_input_write_rootfs(b, f.fd, *path, err) < 0) {
+        lkb_atomic_file_abort(&f);
+        return -1;
+    }
+    return lkb_atomic_file_commit(&f, err);
+}
+
+int lkb_input_dtbs(struct lkb_build_state *b, struct lkb_dtbs *out, struct lkb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < b->root.n; i++) {
+        struct lkb_node *n = &b->root.nodes[i];
+        if (n->removed || n->type != LKB_NODE_FILE || strncmp(n->path, "boot/dtb/", 9) != 0)
+            continue;
+        char *p = NULL;
+        size_t len = strlen(b->tmpdir) + strlen(n->path) + 2;
+        struct lkb_input_file *v = realloc(out->v1_0, (out->n + 1) * sizeof *v);
+        if (v)
+            out->v1_0 = v;
+        struct lkb_file *f = realloc(out->files, (out->n + 1) * sizeof *f);
+        if (f)
+            out->files = f;
+        if (!v || !f || !(p = malloc(len)))
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        snprintf(p, len, "%s/dtb/%s", b->tmpdir, n->path + 9);
+        char *slash = strrchr(p, '/');
+        *slash = '\0';
+        rc = lkb_fs_mkdir_p(p, 0755, err);
+        *slash = '/';
+        if (rc == 0 && access(p, F_OK) != 0)
+            rc = lkb_fs_write_atomic(p, n->blob->data, n->blob->size, 0644, err);
+        out->v1_0[out->n] = (struct lkb_input_file){n->path + 9, p};
+        out->files[out->n] = (struct lkb_file){sizeof(struct lkb_file), n->path + 9, p};
+        out->n++;
+    }
+    return rc;
+}
+
+void lkb_input_dtbs_free(struct lkb_dtbs *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free((char *)d->v1_0[i].path);
+    free(d->v1_0);
+    free(d->files);
+    memset(d, 0, sizeof *d);
+}

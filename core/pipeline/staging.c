@@ -1,0 +1,122 @@
+#include "pipeline/staging.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+
+int lkb_staging_create(const char *dir, char **stage, struct lkb_error *err)
+{
+    static const char tmpl[] = "/.lkb-staging-XXXXXX";
+    size_t n = strlen(dir) + sizeof tmpl;
+    if (!(*stage = malloc(n)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    snprintf(*stage, n, "%s%s", dir, tmpl);
+    if (!mkdtemp(*stage)) {
+        int e = errno;
+        free(*stage);
+        *stage = NULL;
+        return lkb_error_errno(err, LKB_ERR_IO, e, "output directory %s", dir);
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Formats write without fsync; the data must be durable before the rename
+ * makes it visible under its final name. Directories are left alone. */
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ELOOP ? 0 : -1;
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fsync(fd) : 0;
+    close(fd);
+    return rc;
+}
+
+int lkb_staging_commit(const char *stage, const char *dir, struct lkb_error *err)
+{
+    DIR *d = opendir(stage);
+    if (!d)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "staging directory %s", stage);
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char **nn = realloc(names, (n + 1) * sizeof *nn);
+        if (!nn || !(nn[n] = strdup(de->d_name))) {
+            if (nn)
+                names = nn;
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            break;
+        }
+        names = nn;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    /* Check every target before moving anything. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *src = lkb_fs_join(stage, names[i]), *dst = lkb_fs_join(dir, names[i]);
+        struct stat s, t;
+        if (!src || !dst)
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        else if (lstat(src, &s) == 0 && lstat(dst, &t) == 0 &&
+                 (S_ISDIR(s.st_mode) || S_ISDIR(t.st_mode)))
+            rc = lkb_error_set(err, LKB_ERR_IO,
+                               "output %s: a directory cannot replace or be replaced by an "
+                               "output (remove it first)",
+                               dst);
+        free(src);
+        free(dst);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *src = lkb_fs_join(stage, names[i]), *dst = lkb_fs_join(dir, names[i]);
+        if (!src || !dst)
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        else if (sync_file(src) < 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "output %s", src);
+        else if (rename(src, dst) < 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "committing output %s", dst);
+        else
+            lkb_info("  %s", dst);
+        free(src);
+        free(dst);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc == 0) {
+        /* Make the renames durable before reporting success. */
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+    }
+    lkb_staging_discard(stage);
+    return rc;
+}
+
+void lkb_staging_discard(const char *stage)
+{
+    struct lkb_error e;
+    if (stage && lkb_fs_remove_tree(stage, &e) < 0)
+        lkb_warn("%s", e.msg);
+}

@@ -3,7 +3,8 @@
  * message until the format is implemented (see the issue tracker). */
 #include <lkb/plugin.h>
 
-static int iso_build(const struct lkb_host_api *api, lkb_host *host,
+/* Refused in check(), so nothing is fetched or built for nothing. */
+static int iso_refuse(const struct lkb_host_api *api, lkb_host *host,
                       const struct lkb_build_input *in)
 {
     (void)in;
@@ -14,7 +15,8 @@ static const struct lkb_format iso_formats[] = {
     {.struct_size = sizeof(struct lkb_format),
      .name = "iso",
      .description = "bootable ISO image (BIOS and EFI)",
-     .build = iso_build},
+     .build = iso_refuse,
+     .check = iso_refuse},
 };
 
 static const struct lkb_plugin iso_plugin = {

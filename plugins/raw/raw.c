@@ -3,7 +3,8 @@
  * message until the format is implemented (see the issue tracker). */
 #include <lkb/plugin.h>
 
-static int raw_build(const struct lkb_host_api *api, lkb_host *host,
+/* Refused in check(), so nothing is fetched or built for nothing. */
+static int raw_refuse(const struct lkb_host_api *api, lkb_host *host,
                       const struct lkb_build_input *in)
 {
     (void)in;
@@ -14,7 +15,8 @@ static const struct lkb_format raw_formats[] = {
     {.struct_size = sizeof(struct lkb_format),
      .name = "raw",
      .description = "raw bootable disk image",
-     .build = raw_build},
+     .build = raw_refuse,
+     .check = raw_refuse},
 };
 
 static const struct lkb_plugin raw_plugin = {

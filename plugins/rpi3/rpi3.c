@@ -256,15 +256,14 @@ out:
     return rc;
 }
 
-static int write_tar(const struct lkb_host_api *api, lkb_host *host, const char *final,
+/* The tar streams into an output the host commits with the build's other
+ * outputs (ABI 1.1 output_open): no temporary name, no rename here. */
+static int write_tar(const struct lkb_host_api *api, lkb_host *host, const char *name,
                      const struct boot_files *bf)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return api->set_error(host, "creating %s: %s", final, strerror(errno));
-    fchmod(fd, 0644);
+    int fd;
+    if (api->output_open(host, name, &fd) != LKB_OK)
+        return LKB_FAIL;
     struct tarw t = {archive_write_new(), archive_entry_new()};
     archive_write_set_format_ustar(t.a);
     archive_write_set_bytes_in_last_block(t.a, 1);
@@ -277,19 +276,14 @@ static int write_tar(const struct lkb_host_api *api, lkb_host *host, const char 
         }
         ok = ok && tar_add(&t, bf->f[i].path, bf->f[i].data, bf->f[i].size, 0) == 0;
     }
-    ok = ok && archive_write_close(t.a) == ARCHIVE_OK && fsync(fd) == 0;
+    ok = ok && archive_write_close(t.a) == ARCHIVE_OK;
     if (!ok)
-        api->set_error(host, "writing %s: %s", final,
-                       archive_error_string(t.a) ? archive_error_string(t.a) : strerror(errno));
+        api->set_error_kind(host, LKB_PLUGIN_ERR_IO, "writing %s: %s", name,
+                            archive_error_string(t.a) ? archive_error_string(t.a)
+                                                      : strerror(errno));
     archive_write_free(t.a);
     archive_entry_free(t.e);
     close(fd);
-    if (ok && rename(tmp, final) < 0) {
-        api->set_error(host, "renaming into %s: %s", final, strerror(errno));
-        ok = 0;
-    }
-    if (!ok)
-        unlink(tmp);
     return ok ? LKB_OK : LKB_FAIL;
 }
 
@@ -313,32 +307,63 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* The options' values, checked by the host (types) and by rpi3_check. */
+static const char *opt(const struct lkb_build_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_option_values; i++)
+        if (!strcmp(LKB_ELEM(in->option_values, i)->name, name))
+            return LKB_ELEM(in->option_values, i)->value;
+    return NULL;
+}
+
+/* Plan time: everything that can be wrong without fetching anything, and
+ * the assets image joins the build's fetch phase. */
+static int rpi3_check(const struct lkb_host_api *api, lkb_host *host,
+                      const struct lkb_build_input *in)
+{
+    uint64_t size;
+    const char *ds = opt(in, "data-size"), *fs = opt(in, "data-fs");
+    if (ds && parse_size(ds, &size) < 0)
+        return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
+                                   "data-size \"%s\": want e.g. 512M, 2G or rest", ds);
+    if (fs && strcmp(fs, "ext4") && strcmp(fs, "none"))
+        return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE, "data-fs \"%s\": want ext4 or none",
+                                   fs);
+    char *script = rpi3_boot_script(in->cmdline ? in->cmdline : "");
+    if (!script)
+        return api->set_error(host, "the kernel cmdline cannot contain a single quote, a "
+                                    "backslash or a newline (u-boot script quoting)");
+    free(script);
+    const char *image = opt(in, "assets-image");
+    if (image && !opt(in, "firmware-dir") && !opt(in, "uboot-dir"))
+        return api->require_image(host, image);
+    return LKB_OK;
+}
+
 static int rpi3_build_common(const struct lkb_host_api *api, lkb_host *host,
                              const struct lkb_build_input *in, int image)
 {
     struct rpi3_assets assets = {0};
     struct boot_files bf = {0};
     int rc = collect(api, host, in, &assets, &bf);
-    char final[4096];
+    char name[1024];
+    snprintf(name, sizeof name, "%s.%s", in->name, image ? "img" : "tar");
     if (rc == LKB_OK && !image) {
-        snprintf(final, sizeof final, "%s.tar", in->output_base);
-        rc = write_tar(api, host, final, &bf);
+        rc = write_tar(api, host, name, &bf);
     } else if (rc == LKB_OK) {
-        snprintf(final, sizeof final, "%s.img", in->output_base);
         struct sd_layout l = {in->size_bytes, 0, "ext4"};
-        const char *ds = api->option(host, "data-size"), *fs = api->option(host, "data-fs");
-        if (ds && parse_size(ds, &l.data_size) < 0)
-            rc = api->set_error(host, "data-size \"%s\": want e.g. 512M, 2G or rest", ds);
-        if (fs && strcmp(fs, "ext4") && strcmp(fs, "none"))
-            rc = api->set_error(host, "data-fs \"%s\": want ext4 or none", fs);
+        const char *ds = opt(in, "data-size"), *fs = opt(in, "data-fs");
+        if (ds)
+            parse_size(ds, &l.data_size); /* checked in rpi3_check */
         if (fs)
             l.data_fs = fs;
-        char msg[1024];
-        if (rc == LKB_OK && sdimage_write(final, &l, bf.f, bf.n, msg, sizeof msg) < 0)
+        char msg[1024], *path = NULL;
+        if (api->output_path(host, name, &path) != LKB_OK)
+            rc = LKB_FAIL;
+        else if (sdimage_write(path, &l, bf.f, bf.n, msg, sizeof msg) < 0)
             rc = api->set_error(host, "%s", msg);
+        api->free(path);
     }
-    if (rc == LKB_OK)
-        api->log(host, LKB_PLUGIN_LOG_INFO, "  %s", final);
     bf_free(&bf);
     rpi3_assets_free(api, &assets);
     return rc;
@@ -358,31 +383,55 @@ static int rpi3_img_build(const struct lkb_host_api *api, lkb_host *host,
 
 static const char *const rpi3_arches[] = {"arm64", NULL};
 
+#define OPT(type, name, def, help) {sizeof(struct lkb_option_decl), type, name, def, help}
+#define ASSET_OPTIONS                                                                          \
+    OPT(LKB_OPT_STRING, "firmware-dir", NULL, "directory with bootcode.bin, start.elf, ..."),  \
+        OPT(LKB_OPT_STRING, "uboot-dir", NULL, "directory with u-boot.bin (rpi_3, 64-bit)"),   \
+        OPT(LKB_OPT_STRING, "assets-image", NULL,                                              \
+            "OCI image holding usr/lib/raspi-firmware and usr/lib/u-boot/rpi_3")
+
+static const struct lkb_option_decl rpi3_options[] = {ASSET_OPTIONS};
+static const struct lkb_option_decl rpi3_img_options[] = {
+    ASSET_OPTIONS,
+    OPT(LKB_OPT_STRING, "data-size", NULL, "second partition: a size (512M, 2G) or rest"),
+    OPT(LKB_OPT_STRING, "data-fs", "ext4", "data partition file system: ext4 or none"),
+};
+
 static const struct lkb_format rpi3_formats[] = {
     {.struct_size = sizeof(struct lkb_format),
      .name = "rpi3",
      .description = "Raspberry Pi 3 SD card tar (firmware, u-boot, boot.scr)",
      .arches = rpi3_arches,
-     .build = rpi3_build},
+     .build = rpi3_build,
+     .check = rpi3_check,
+     .options = rpi3_options,
+     .n_options = sizeof rpi3_options / sizeof *rpi3_options},
     {.struct_size = sizeof(struct lkb_format),
      .name = "rpi3-img",
      .description = "Raspberry Pi 3 SD card image (MBR, FAT32 boot, optional data partition)",
      .arches = rpi3_arches,
-     .build = rpi3_img_build},
+     .build = rpi3_img_build,
+     .check = rpi3_check,
+     .options = rpi3_img_options,
+     .n_options = sizeof rpi3_img_options / sizeof *rpi3_img_options},
 };
 
 static const struct lkb_plugin rpi3_plugin = {
     .struct_size = sizeof(struct lkb_plugin),
     .abi_version = LKB_PLUGIN_ABI_VERSION,
     .name = "rpi3",
-    .version = "0.2",
+    .version = "0.3",
     .formats = rpi3_formats,
     .n_formats = 2,
 };
 
+/* The host must have output_open/require_image (lkb with ABI 1.1). */
 static const struct lkb_plugin *rpi3_entry(const struct lkb_host_api *api)
 {
-    (void)api;
+    if (!LKB_API_HAS(api, output_open) || !LKB_API_HAS(api, require_image)) {
+        api->log(NULL, LKB_PLUGIN_LOG_ERROR, "rpi3 needs lkb with plugin ABI 1.1");
+        return NULL;
+    }
     return &rpi3_plugin;
 }
 

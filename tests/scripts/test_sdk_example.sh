@@ -12,6 +12,7 @@ pc=$(find "$prefix" -name lkb-plugin.pc)
 [ -f "$prefix/include/lkb/plugin.h" ] || fail "plugin.h not installed"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 [ "$(pkg-config --variable=abi_version lkb-plugin)" = 1 ] || fail "abi_version variable"
+[ "$(pkg-config --variable=abi_minor lkb-plugin)" = 1 ] || fail "abi_minor variable"
 plugindir=$(realpath "$(pkg-config --variable=plugindir lkb-plugin)")
 [ -f "$plugindir/rpi3.so" ] || fail "bundled plugins not in plugindir $plugindir"
 
@@ -24,8 +25,12 @@ if grep -q ' lkb_' "$TMP/undef"; then fail "hello.so imports lkb symbols"; fi
 grep -q ' T lkb_plugin_entry_v1$' "$TMP/def" || fail "entry not exported"
 
 expect_rc 0 env LKB_PLUGIN_PATH="$TMP/src/hello.so:$plugindir" "$prefix/bin/lkb" formats
-grep -qE "^hello +example plugin.*$TMP/src/hello.so \(hello 1.0\)" "$TMP/out" || { cat "$TMP/out"; fail "hello not listed"; }
+grep -qE "^hello +example plugin.*$TMP/src/hello.so \(hello 1.1\)" "$TMP/out" || { cat "$TMP/out"; fail "hello not listed"; }
 grep -qE '^rpi3 ' "$TMP/out" || fail "installed plugins not found"
+# Its declared option, with type, default and help.
+expect_rc 0 env LKB_PLUGIN_PATH="$TMP/src/hello.so" "$prefix/bin/lkb" formats hello
+grep -qE '^  greeting +string +hello +first line of the text file$' "$TMP/out" || { cat "$TMP/out"; fail "hello options not listed"; }
+grep -qE '^  repeat +uint +1 ' "$TMP/out" || fail "repeat option not listed"
 
 # make install puts it into the SDK's plugin dir, where lkb finds it too.
 make -s -C "$TMP/src" install >/dev/null

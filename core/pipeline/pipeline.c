@@ -113,11 +113,11 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     int rc = 0;
     if (strcmp(plan->dir, ".") != 0 && access(plan->dir, W_OK) != 0)
         rc = lkb_error_errno(err, LKB_ERR_IO, errno, "output directory %s", plan->dir);
-    if (rc == 0 && !(b.cache = lkb_cache_open(opts->cache_dir, err)))
-        rc = -1;
-    lkb_image_store_init(&b.images, b.cache, &b.pull, plan->arch);
+    lkb_image_store_init(&b.images, NULL, &b.pull, plan->arch);
     if (rc == 0)
         rc = lkb_format_run_checks(&b, err);
+    if (rc == 0 && !(b.images.cache = b.cache = lkb_cache_open(opts->cache_dir, err)))
+        rc = -1;
     if (rc == 0)
         rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
     if (rc == 0)

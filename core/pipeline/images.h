@@ -35,9 +35,8 @@ int lkb_image_store_fetch(struct lkb_image_store *s, struct lkb_error *err);
 /* A fetched image, or NULL. */
 struct lkb_image *lkb_image_store_lookup(const struct lkb_image_store *s, const char *ref,
                                          const char *platform);
-/* A fetched image, pulling it now if it was not wanted before (OCI volume
- * platforms known only from the index; ABI 1.0 plugins, which cannot
- * declare images). The store keeps it. */
+/* A fetched image, pulling it now if it was not wanted before: only ABI
+ * 1.0 plugins, which cannot declare images, get there. The store keeps it. */
 int lkb_image_store_get(struct lkb_image_store *s, const char *ref, const char *platform,
                         struct lkb_image **out, struct lkb_error *err);
 

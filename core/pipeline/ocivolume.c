@@ -71,25 +71,76 @@ static char *ref_name(const char *image, struct lkb_error *err)
     return s;
 }
 
+/* The image index of a volume's image (fetched for the build's platform
+ * in the fetch phase): its raw bytes and parsed form. */
+static int read_index(struct lkb_image_store *s, const char *image, struct lkb_image **img,
+                      char **raw, size_t *rawlen, json_t **index, struct lkb_error *err)
+{
+    *raw = NULL;
+    *index = NULL;
+    if (lkb_image_store_get(s, image, NULL, img, err) < 0 ||
+        read_blob(s->cache, (*img)->root_digest, raw, rawlen, err) < 0)
+        return -1;
+    if (!(*index = json_loadb(*raw, *rawlen, 0, NULL)))
+        return lkb_error_set(err, LKB_ERR_BUILD, "volume image %s: unreadable root", image);
+    const char *mt = json_string_value(json_object_get(*index, "mediaType"));
+    if (!json_is_array(json_object_get(*index, "manifests")) ||
+        (mt && strcmp(mt, OCI_INDEX) && strcmp(mt, DOCKER_LIST)))
+        return lkb_error_set(err, LKB_ERR_BUILD, "no image index found for %s", image);
+    return 0;
+}
+
+/* 1 when index entry m is a manifest of a platform the volume wants;
+ * spec gets "os/arch[/variant]" to pull it. */
+static int wanted_platform(const json_t *m, const json_t *plats, char *spec, size_t size)
+{
+    const char *mmt = json_string_value(json_object_get(m, "mediaType"));
+    const json_t *plat = json_object_get(m, "platform");
+    if (!mmt || (strcmp(mmt, OCI_MANIFEST) && strcmp(mmt, DOCKER_MANIFEST)) || !plat)
+        return 0;
+    int want = json_array_size(plats) == 0;
+    size_t k;
+    json_t *w;
+    json_array_foreach(plats, k, w) want |= platform_matches(plat, json_string_value(w));
+    const char *os = json_string_value(json_object_get(plat, "os"));
+    const char *arch = json_string_value(json_object_get(plat, "architecture"));
+    const char *var = json_string_value(json_object_get(plat, "variant"));
+    int n = snprintf(spec, size, "%s/%s%s%s", os ? os : "", arch ? arch : "", var ? "/" : "",
+                     var ? var : "");
+    return want && os && arch && n > 0 && (size_t)n < size;
+}
+
+int lkb_oci_volume_want(struct lkb_image_store *s, const json_t *volume, struct lkb_error *err)
+{
+    const char *image = json_string_value(json_object_get(volume, "image"));
+    struct lkb_image *img;
+    char *raw;
+    size_t rawlen;
+    json_t *index;
+    int rc = read_index(s, image, &img, &raw, &rawlen, &index, err);
+    size_t i;
+    json_t *m;
+    char spec[200];
+    json_array_foreach(json_object_get(index, "manifests"), i, m)
+    {
+        if (rc == 0 && wanted_platform(m, json_object_get(volume, "platforms"), spec, sizeof spec))
+            rc = lkb_image_store_want(s, image, spec, err);
+    }
+    free(raw);
+    json_decref(index);
+    return rc;
+}
+
 int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
                          const json_t *volume, const char *prefix, struct lkb_error *err)
 {
     const char *image = json_string_value(json_object_get(volume, "image"));
     const json_t *plats = json_object_get(volume, "platforms");
     struct lkb_image *img = NULL;
-    /* Resolve the root (and cache the build's platform) first. */
-    if (lkb_image_store_get(ctx, image, NULL, &img, err) < 0)
-        return -1;
     char *raw = NULL, *name = NULL;
     size_t rawlen = 0;
     json_t *index = NULL;
-    int rc = read_blob(ctx->cache, img->root_digest, &raw, &rawlen, err);
-    if (rc == 0 && !(index = json_loadb(raw, rawlen, 0, NULL)))
-        rc = lkb_error_set(err, LKB_ERR_BUILD, "volume image %s: unreadable root", image);
-    const char *mt = json_string_value(json_object_get(index, "mediaType"));
-    if (rc == 0 && (!json_is_array(json_object_get(index, "manifests")) ||
-                    (mt && strcmp(mt, OCI_INDEX) && strcmp(mt, DOCKER_LIST))))
-        rc = lkb_error_set(err, LKB_ERR_BUILD, "no image index found for %s", image);
+    int rc = read_index(ctx, image, &img, &raw, &rawlen, &index, err);
     static const char layout[] = "{\n\t\t\"imageLayoutVersion\": \"1.0.0\"\n\t}";
     char p[1024];
     snprintf(p, sizeof p, "%s/oci-layout", prefix);
@@ -105,25 +156,12 @@ int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
     json_t *m;
     json_array_foreach(json_object_get(index, "manifests"), i, m)
     {
+        char spec[200];
         if (rc < 0)
             break;
-        const char *mmt = json_string_value(json_object_get(m, "mediaType"));
-        const json_t *plat = json_object_get(m, "platform");
-        if (!mmt || (strcmp(mmt, OCI_MANIFEST) && strcmp(mmt, DOCKER_MANIFEST)) || !plat)
+        if (!wanted_platform(m, plats, spec, sizeof spec))
             continue;
-        int want = json_array_size(plats) == 0;
-        size_t k;
-        json_t *w;
-        json_array_foreach(plats, k, w) want |= platform_matches(plat, json_string_value(w));
-        if (!want)
-            continue;
-        /* That platform: only the build's own was fetched in the fetch phase,
-         * the others are known only from the index. */
-        char spec[200];
-        const char *var = json_string_value(json_object_get(plat, "variant"));
-        snprintf(spec, sizeof spec, "%s/%s%s%s", json_string_value(json_object_get(plat, "os")),
-                 json_string_value(json_object_get(plat, "architecture")), var ? "/" : "",
-                 var ? var : "");
+        /* Fetched in the fetch phase (lkb_oci_volume_want). */
         struct lkb_image *pimg = NULL;
         if ((rc = lkb_image_store_get(ctx, image, spec, &pimg, err)) < 0)
             break;

@@ -10,8 +10,12 @@
 #include "rootfs/tree.h"
 #include "util/error.h"
 
-/* The image (for the build's platform) comes from the store's fetch phase;
- * the other platforms' images are pulled through the store on demand. */
+/* Fetch phase, second round: the volume's image for the build's platform
+ * is fetched; read its index and ask the store for every platform the
+ * volume wants. */
+int lkb_oci_volume_want(struct lkb_image_store *s, const json_t *volume, struct lkb_error *err);
+
+/* Lay the volume out from images the fetch phase put in the store. */
 int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
                          const json_t *volume, const char *prefix, struct lkb_error *err);
 

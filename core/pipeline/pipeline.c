@@ -16,6 +16,7 @@
 #include "pipeline/containers.h"
 #include "pipeline/files.h"
 #include "pipeline/format_run.h"
+#include "pipeline/ocivolume.h"
 #include "pipeline/staging.h"
 #include "rootfs/image.h"
 #include "util/fs.h"
@@ -42,9 +43,23 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
     for (int l = 0; l < 4; l++)
         json_array_foreach(lists[l], i, v) rc |= lkb_image_store_want(
             s, json_string_value(json_object_get(v, "image")), NULL, err);
-    if (rc < 0)
+    if (rc < 0 || lkb_image_store_fetch(s, err) < 0)
         return -1;
-    return lkb_image_store_fetch(s, err);
+    /* OCI-layout volumes: their platforms are known only from the index
+     * fetched above; a second round pulls them, still before any layout. */
+    size_t n_oci = 0;
+    json_array_foreach(cfg->volumes, i, v)
+    {
+        const char *f = json_string_value(json_object_get(v, "format"));
+        const char *img = json_string_value(json_object_get(v, "image"));
+        if (img && *img && f && strcmp(f, "oci") == 0) {
+            n_oci++;
+            if (lkb_oci_volume_want(s, v, err) < 0)
+                return lkb_error_prefix(err, "volume %s: ",
+                                        json_string_value(json_object_get(v, "name")));
+        }
+    }
+    return n_oci ? lkb_image_store_fetch(s, err) : 0;
 }
 
 static int layout(struct lkb_build_state *b, struct lkb_error *err)

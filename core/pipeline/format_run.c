@@ -127,13 +127,14 @@ static int make_seed(struct lkb_build_state *b, const char *format, uint8_t seed
 
 struct format_input {
     struct lkb_build_input in;
-    char *base, *kernel, *initrd, *rootfs, *cmdline;
+    char *base, *kernel, *initrd, *ucode, *rootfs, *cmdline;
     struct lkb_dtbs dtbs;
 };
 
 static void input_free(struct format_input *fi)
 {
-    free(fi->base), free(fi->kernel), free(fi->initrd), free(fi->rootfs), free(fi->cmdline);
+    free(fi->base), free(fi->kernel), free(fi->initrd), free(fi->ucode), free(fi->rootfs);
+    free(fi->cmdline);
     lkb_input_dtbs_free(&fi->dtbs);
 }
 
@@ -182,6 +183,7 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
         int stream = lkb_format_is_builtin(f) && lkb_builtin_streamable(&f->fmt);
         if (!stream && (lkb_input_kernel(b, &fi->kernel, err) < 0 ||
                         lkb_input_initrd(b, &fi->initrd, err) < 0 ||
+                        lkb_input_ucode(b, &fi->ucode, err) < 0 ||
                         lkb_input_dtbs(b, &fi->dtbs, err) < 0))
             return -1;
         if (needs_rootfs_tar(f) && !lkb_format_is_builtin(f) &&
@@ -189,6 +191,7 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
             return -1;
         in->kernel_path = fi->kernel;
         in->initrd_path = fi->initrd;
+        in->ucode_path = fi->ucode;
         in->rootfs_tar_path = fi->rootfs;
         in->dtbs = fi->dtbs.v1_0;
         in->n_dtbs = fi->dtbs.n;

@@ -27,16 +27,28 @@ static int tmp_path(struct lkb_build_state *b, const char *name, char **path,
     return access(*path, F_OK) == 0;
 }
 
+/* A blob of the tree as b->tmpdir/name; *path NULL without a blob. */
+static int blob_file(struct lkb_build_state *b, const struct lkb_blob *blob, const char *name,
+                     char **path, struct lkb_error *err)
+{
+    *path = NULL;
+    if (!blob)
+        return 0;
+    int rc = tmp_path(b, name, path, err);
+    if (rc == 0)
+        rc = lkb_fs_write_atomic(*path, blob->data, blob->size, 0644, err);
+    return rc < 0 ? -1 : 0;
+}
+
 int lkb_input_kernel(struct lkb_build_state *b, char **path, struct lkb_error *err)
 {
     const struct lkb_node *k = lkb_input_boot_file(b, "boot/kernel");
-    *path = NULL;
-    if (!k)
-        return 0;
-    int rc = tmp_path(b, "kernel", path, err);
-    if (rc == 0)
-        rc = lkb_fs_write_atomic(*path, k->blob->data, k->blob->size, 0644, err);
-    return rc < 0 ? -1 : 0;
+    return blob_file(b, k ? k->blob : NULL, "kernel", path, err);
+}
+
+int lkb_input_ucode(struct lkb_build_state *b, char **path, struct lkb_error *err)
+{
+    return blob_file(b, b->kernel.ucode, "ucode.cpio", path, err);
 }
 
 int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *err)

@@ -12,6 +12,7 @@
 const struct lkb_node *lkb_input_boot_file(struct lkb_build_state *b, const char *path);
 /* Paths in b->tmpdir, written on first use; *path is malloc'd. */
 int lkb_input_kernel(struct lkb_build_state *b, char **path, struct lkb_error *err);
+int lkb_input_ucode(struct lkb_build_state *b, char **path, struct lkb_error *err);
 int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *err);
 int lkb_input_rootfs_tar(struct lkb_build_state *b, char **path, struct lkb_error *err);
 /* The root file system as a pax tar on fd, streamed from the tree. */

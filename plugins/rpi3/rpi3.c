@@ -340,9 +340,15 @@ static int rpi3_check(const struct lkb_host_api *api, lkb_host *host,
     return LKB_OK;
 }
 
-static int rpi3_build_common(const struct lkb_host_api *api, lkb_host *host,
-                             const struct lkb_build_input *in, int image)
+/* Which output a format writes; its struct lkb_format.data. */
+enum rpi3_output { RPI3_TAR, RPI3_IMAGE };
+static const enum rpi3_output rpi3_tar = RPI3_TAR, rpi3_image = RPI3_IMAGE;
+
+/* One build function for both formats (ABI 1.1 format_data). */
+static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
+                      const struct lkb_build_input *in)
 {
+    int image = *(const enum rpi3_output *)in->format_data == RPI3_IMAGE;
     struct rpi3_assets assets = {0};
     struct boot_files bf = {0};
     int rc = collect(api, host, in, &assets, &bf);
@@ -369,18 +375,6 @@ static int rpi3_build_common(const struct lkb_host_api *api, lkb_host *host,
     return rc;
 }
 
-static int rpi3_build(const struct lkb_host_api *api, lkb_host *host,
-                      const struct lkb_build_input *in)
-{
-    return rpi3_build_common(api, host, in, 0);
-}
-
-static int rpi3_img_build(const struct lkb_host_api *api, lkb_host *host,
-                          const struct lkb_build_input *in)
-{
-    return rpi3_build_common(api, host, in, 1);
-}
-
 static const char *const rpi3_arches[] = {"arm64", NULL};
 
 #define OPT(type, name, def, help) {sizeof(struct lkb_option_decl), type, name, def, help}
@@ -403,6 +397,7 @@ static const struct lkb_format rpi3_formats[] = {
      .description = "Raspberry Pi 3 SD card tar (firmware, u-boot, boot.scr)",
      .arches = rpi3_arches,
      .build = rpi3_build,
+     .data = (void *)&rpi3_tar,
      .check = rpi3_check,
      .options = rpi3_options,
      .n_options = sizeof rpi3_options / sizeof *rpi3_options},
@@ -410,7 +405,8 @@ static const struct lkb_format rpi3_formats[] = {
      .name = "rpi3-img",
      .description = "Raspberry Pi 3 SD card image (MBR, FAT32 boot, optional data partition)",
      .arches = rpi3_arches,
-     .build = rpi3_img_build,
+     .build = rpi3_build,
+     .data = (void *)&rpi3_image,
      .check = rpi3_check,
      .options = rpi3_img_options,
      .n_options = sizeof rpi3_img_options / sizeof *rpi3_img_options},

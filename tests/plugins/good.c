@@ -53,9 +53,9 @@ static int good_build(const struct lkb_host_api *api, lkb_host *host,
     if (put(api, host, name, in->cmdline ? in->cmdline : "") != LKB_OK)
         return LKB_FAIL;
     snprintf(name, sizeof name, "%s.seed", in->name);
-    int len = snprintf(text, sizeof text, "epoch %lld rootfs %s greeting %s seed ",
+    int len = snprintf(text, sizeof text, "epoch %lld rootfs %s ucode %s greeting %s seed ",
                        (long long)in->source_date_epoch, in->rootfs_tar_path ? "yes" : "no",
-                       value(in, "greeting"));
+                       in->ucode_path ? "yes" : "no", value(in, "greeting"));
     for (int i = 0; i < 32; i++)
         len += snprintf(text + len, sizeof text - (size_t)len, "%02x", in->seed[i]);
     return put(api, host, name, text);

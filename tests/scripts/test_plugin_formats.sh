@@ -80,7 +80,10 @@ expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -format-opt image="$
 
 # --- rootfs tar only on request; timestamp and seed -------------------------
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r1 "$TMP/sys.yml"
-grep -q "rootfs no" "$TMP/o/r1.seed" || fail "rootfs tar made for a format that did not ask: $(cat "$TMP/o/r1.seed")"
+grep -q "rootfs no ucode no " "$TMP/o/r1.seed" || fail "rootfs tar made for a format that did not ask: $(cat "$TMP/o/r1.seed")"
+sed 's|  cmdline: "console=ttyS0"|  cmdline: "console=ttyS0"\n  ucode: System.map|' "$TMP/sys.yml" >"$TMP/ucode.yml"
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name u "$TMP/ucode.yml"
+grep -q "ucode yes " "$TMP/o/u.seed" || fail "ucode_path not handed over: $(cat "$TMP/o/u.seed")"
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r2 "$TMP/sys.yml"
 cmp -s "$TMP/o/r1.seed" "$TMP/o/r2.seed" || fail "seed differs between equal builds"
 grep -q "^epoch 1492533000 " "$TMP/o/r1.seed" || fail "default timestamp: $(cat "$TMP/o/r1.seed")"

@@ -132,7 +132,7 @@ struct lkb_build_input {
                                 entries move to -dir when every format succeeded */
     const char *output_base; /* output_dir + "/" + name: write "<base>.<ext>" */
     const char *kernel_path; /* kernel image as the kernel image ships it */
-    const char *initrd_path; /* initrd (compressed cpio), ucode prepended if any */
+    const char *initrd_path; /* initrd (compressed cpio), without microcode: see ucode_path */
     const char *cmdline;     /* kernel command line from the YAML */
     uint64_t size_bytes;     /* -size, 0 when not given: plugin picks a default */
     const struct lkb_input_file *dtbs; /* device trees from kernel.tar boot/dtb/ */
@@ -152,6 +152,7 @@ struct lkb_build_input {
     uint8_t seed[32];          /* deterministic per (configuration, format, arch): derive
                                   GUIDs, serials, volume IDs from it, never from the clock */
     int is_check;              /* 1 in check(): paths are NULL, nothing is fetched yet */
+    const char *ucode_path;    /* kernel ucode cpio to load before the initrd, NULL if none */
 };
 
 /* Functions the host provides. Append-only; check LKB_API_HAS before using a

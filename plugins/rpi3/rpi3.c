@@ -307,13 +307,12 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-/* The options' values, checked by the host (types) and by rpi3_check. */
+/* An option's value (given or default), checked by the host (types) and
+ * by rpi3_check. */
 static const char *opt(const struct lkb_build_input *in, const char *name)
 {
-    for (size_t i = 0; i < in->n_option_values; i++)
-        if (!strcmp(LKB_ELEM(in->option_values, i)->name, name))
-            return LKB_ELEM(in->option_values, i)->value;
-    return NULL;
+    const struct lkb_option_value *v = lkb_input_option(in, name);
+    return v ? v->value : NULL;
 }
 
 /* Plan time: everything that can be wrong without fetching anything, and

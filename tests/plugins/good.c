@@ -10,10 +10,8 @@
 
 static const char *value(const struct lkb_build_input *in, const char *name)
 {
-    for (size_t i = 0; i < in->n_option_values; i++)
-        if (!strcmp(LKB_ELEM(in->option_values, i)->name, name))
-            return LKB_ELEM(in->option_values, i)->value;
-    return NULL;
+    const struct lkb_option_value *v = lkb_input_option(in, name);
+    return v ? v->value : NULL;
 }
 
 static int good_check(const struct lkb_host_api *api, lkb_host *host,

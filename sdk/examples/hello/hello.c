@@ -9,7 +9,6 @@
 #include <lkb/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,19 +27,11 @@ static const struct lkb_option_decl hello_options[] = {
      "how many times to write the greeting (1-10)"},
 };
 
-static const struct lkb_option_value *option(const struct lkb_build_input *in, const char *name)
-{
-    for (size_t i = 0; i < in->n_option_values; i++)
-        if (strcmp(LKB_ELEM(in->option_values, i)->name, name) == 0)
-            return LKB_ELEM(in->option_values, i);
-    return NULL;
-}
-
 /* The host checked the type; the range is ours to check, at plan time. */
 static int hello_check(const struct lkb_host_api *api, lkb_host *host,
                        const struct lkb_build_input *in)
 {
-    uint64_t n = option(in, "repeat")->number;
+    uint64_t n = lkb_input_option(in, "repeat")->number;
     if (n < 1 || n > 10)
         return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE, "repeat=%llu: want 1 to 10",
                                    (unsigned long long)n);
@@ -52,8 +43,8 @@ static int hello_build(const struct lkb_host_api *api, lkb_host *host,
 {
     char text[4096];
     size_t len = 0;
-    const struct lkb_option_value *g = option(in, "greeting");
-    for (uint64_t i = 0; i < option(in, "repeat")->number; i++)
+    const struct lkb_option_value *g = lkb_input_option(in, "greeting");
+    for (uint64_t i = 0; i < lkb_input_option(in, "repeat")->number; i++)
         len += (size_t)snprintf(text + len, sizeof text - len, "greeting: %s\n", g->value);
     int n = snprintf(text + len, sizeof text - len,
                      "arch: %s\nkernel: %lld bytes\ninitrd: %lld bytes\ncmdline: %s\ndtbs: %zu\n"

@@ -155,6 +155,24 @@ struct lkb_build_input {
     const char *ucode_path;    /* kernel ucode cpio to load before the initrd, NULL if none */
 };
 
+/* The value of declared option `name` in input->option_values, or NULL
+ * (ABI 1.1; header-only, so plugins still link nothing of lkb). */
+static inline const struct lkb_option_value *lkb_input_option(const struct lkb_build_input *in,
+                                                              const char *name)
+{
+    if (in->struct_size < offsetof(struct lkb_build_input, n_option_values) + sizeof(size_t))
+        return NULL;
+    for (size_t i = 0; i < in->n_option_values; i++) {
+        const struct lkb_option_value *v = LKB_ELEM(in->option_values, i);
+        const char *a = v->name, *b = name;
+        while (*a && *a == *b)
+            a++, b++;
+        if (*a == *b)
+            return v;
+    }
+    return NULL;
+}
+
 /* Functions the host provides. Append-only; check LKB_API_HAS before using a
  * member newer than the ABI version you were built against. Strings returned
  * through out-parameters are owned by the caller and freed with api->free. */

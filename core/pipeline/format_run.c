@@ -174,8 +174,7 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
         /* cmdline blob is not NUL-terminated: give the format a string. */
         const struct lkb_node *c = lkb_input_boot_file(b, "boot/cmdline");
         fi->cmdline = c ? strndup((const char *)c->blob->data, c->blob->size) : strdup("");
-        fi->base = lkb_fs_join(b->stage, b->plan->name);
-        if (!fi->base)
+        if (b->stage && !(fi->base = lkb_fs_join(b->stage, b->plan->name)))
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         in->output_dir = b->stage;
         in->output_base = fi->base;

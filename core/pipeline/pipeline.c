@@ -97,6 +97,10 @@ static int outputs(struct lkb_build_state *b, struct lkb_error *err)
 {
     if (!b->plan->output_file || strcmp(b->plan->output_file, "-") != 0)
         lkb_info("Create outputs:");
+    /* -o FILE / -o -: the streamable tar is the only format and writes FILE
+     * itself; -dir is not used, so nothing is staged there. */
+    if (b->opts->output)
+        return lkb_format_run_builds(b, err);
     if (lkb_staging_create(b->plan->dir, &b->stage, err) < 0)
         return -1;
     int rc = lkb_format_run_builds(b, err);

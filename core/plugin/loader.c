@@ -208,6 +208,10 @@ static int validate_and_register(struct lkb_plugin_set *set, struct lkb_loaded_p
         } else if ((staged[i].abi_minor = fsize > size_1_0) &&
                    (why = copy_options(&staged[i], &bad))) {
             rc = refuse(set, err, path, "format '%s' option '%s': %s", sf->name, bad, why);
+        } else if (sf->inputs & ~(uint32_t)LKB_INPUT_ROOTFS_TAR) {
+            /* An input this lkb cannot provide: building without it is not safe. */
+            rc = refuse(set, err, path, "format '%s' asks for inputs 0x%x this lkb does not know",
+                        sf->name, sf->inputs);
         } else {
             const char *owner = owner_of(set, staged, i, sf->name, path);
             if (owner)

@@ -89,6 +89,17 @@ Test(loader, unresolved_symbol_is_refused_not_crashed)
 
 Test(loader, invalid_format_name_is_refused) { expect_refused("bad_format.so", "invalid name"); }
 
+Test(loader, option_default_of_the_wrong_type_is_refused)
+{
+    expect_refused("bad_option.so",
+                   "format 'badopt' option 'disk-size': option default is not of the option's type");
+}
+
+Test(loader, unknown_input_request_is_refused)
+{
+    expect_refused("bad_inputs.so", "format 'badinputs' asks for inputs 0x80 this lkb does not know");
+}
+
 Test(loader, format_without_build_is_refused)
 {
     expect_refused("no_build.so", "format 'nobuild' has no build function");
@@ -125,8 +136,10 @@ Test(loader, directory_scan_loads_good_and_records_refusals)
      * duplicate there. Either way exactly one provides testfmt. */
     cr_assert_not_null(lkb_plugin_set_find(&set, "testfmt"));
     size_t expected_refused = 0;
-    const char *bad[] = {"abi_v2.so", "no_entry.so", "wrong_abi.so", "declines.so",
-                         "too_new.so", "unresolved.so", "bad_format.so", "no_build.so"};
+    const char *bad[] = {"abi_v2.so",     "no_entry.so",   "wrong_abi.so",
+                         "declines.so",   "too_new.so",    "unresolved.so",
+                         "bad_format.so", "no_build.so",   "bad_option.so",
+                         "bad_inputs.so"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int found = 0;
         for (size_t j = 0; j < set.n_refused; j++)

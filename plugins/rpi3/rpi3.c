@@ -333,8 +333,9 @@ static int rpi3_check(const struct lkb_host_api *api, lkb_host *host,
         return api->set_error(host, "the kernel cmdline cannot contain a single quote, a "
                                     "backslash or a newline (u-boot script quoting)");
     free(script);
+    /* Directories win per asset kind (assets.c); the image serves the rest. */
     const char *image = opt(in, "assets-image");
-    if (image && !opt(in, "firmware-dir") && !opt(in, "uboot-dir"))
+    if (image && (!opt(in, "firmware-dir") || !opt(in, "uboot-dir")))
         return api->require_image(host, image);
     return LKB_OK;
 }

@@ -77,6 +77,14 @@ expect_rc 4 "$LKB_BIN" build -cache "$C" -format testfmt -format-opt image="$R/l
 expect_in "$TMP/err" "lkb-test/nosuch-assets:1"
 if grep -q "Extract kernel image" "$TMP/out"; then fail "layout started before the declared image failed"; fi
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -format-opt image="$R/lkb-test/init:1" -dir "$TMP/o" -name d "$TMP/sys.yml"
+# rpi3's assets image is such a declared image: a bad one fails before layout.
+if [ -f "$LKB_BINARY_DIR/plugins/rpi3.so" ]; then
+  expect_rc 4 "$LKB_BIN" build -cache "$C" -format rpi3 -arch arm64 -format-opt assets-image="$R/lkb-test/nosuch-assets:1" -dir "$TMP/o" -name d "$TMP/sys.yml"
+  expect_in "$TMP/err" "lkb-test/nosuch-assets:1"
+  if grep -q "Extract kernel image" "$TMP/out"; then fail "rpi3: layout started before the assets image failed"; fi
+  expect_rc 2 "$LKB_BIN" build -cache "$C" -format rpi3,rpi3-img -arch arm64 -format-opt rpi3.data-size=1G "$TMP/sys.yml"
+  expect_in "$TMP/err" "format rpi3 has no option 'data-size' (rpi3 accepts firmware-dir (string), uboot-dir (string), assets-image (string))"
+fi
 
 # --- rootfs tar only on request; timestamp and seed -------------------------
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r1 "$TMP/sys.yml"

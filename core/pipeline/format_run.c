@@ -178,15 +178,16 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         in->output_dir = b->stage;
         in->output_base = fi->base;
-        /* The streamable tar reads the tree itself. */
-        int stream = lkb_format_is_builtin(f) && lkb_builtin_streamable(&f->fmt);
-        if (!stream && (lkb_input_kernel(b, &fi->kernel, err) < 0 ||
-                        lkb_input_initrd(b, &fi->initrd, err) < 0 ||
-                        lkb_input_ucode(b, &fi->ucode, err) < 0 ||
-                        lkb_input_dtbs(b, &fi->dtbs, err) < 0))
+        /* Built-in formats read the tree itself, all but the initrd; the
+         * streamable tar not even that. */
+        int builtin = lkb_format_is_builtin(f);
+        if (!(builtin && lkb_builtin_streamable(&f->fmt)) &&
+            lkb_input_initrd(b, &fi->initrd, err) < 0)
             return -1;
-        if (needs_rootfs_tar(f) && !lkb_format_is_builtin(f) &&
-            lkb_input_rootfs_tar(b, &fi->rootfs, err) < 0)
+        if (!builtin && (lkb_input_kernel(b, &fi->kernel, err) < 0 ||
+                         lkb_input_ucode(b, &fi->ucode, err) < 0 ||
+                         lkb_input_dtbs(b, &fi->dtbs, err) < 0 ||
+                         (needs_rootfs_tar(f) && lkb_input_rootfs_tar(b, &fi->rootfs, err) < 0)))
             return -1;
         in->kernel_path = fi->kernel;
         in->initrd_path = fi->initrd;

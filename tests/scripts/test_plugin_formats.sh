@@ -82,6 +82,17 @@ if [ -f "$LKB_BINARY_DIR/plugins/rpi3.so" ]; then
   expect_rc 4 "$LKB_BIN" build -cache "$C" -format rpi3 -arch arm64 -format-opt assets-image="$R/lkb-test/nosuch-assets:1" -dir "$TMP/o" -name d "$TMP/sys.yml"
   expect_in "$TMP/err" "lkb-test/nosuch-assets:1"
   if grep -q "Extract kernel image" "$TMP/out"; then fail "rpi3: layout started before the assets image failed"; fi
+  # The reproducer: rpi3 succeeds, rpi3-img fails (-size too small):
+  # no NAME.tar either, the directory is exactly as before.
+  listing "$TMP/o" >"$TMP/before"
+  expect_rc 6 "$LKB_BIN" build -q -cache "$C" -format rpi3,rpi3-img -arch arm64 -size 32M \
+    -format-opt assets-image="$LKB_TEST_RPI3_ASSETS" -dir "$TMP/o" -name pi "$TMP/sys.yml"
+  expect_in "$TMP/err" "format rpi3-img (plugin "
+  listing "$TMP/o" >"$TMP/after"
+  diff "$TMP/before" "$TMP/after" >&2 || fail "-format rpi3,rpi3-img changed the output directory"
+  expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format rpi3 -arch arm64 \
+    -format-opt assets-image="$LKB_TEST_RPI3_ASSETS" -dir "$TMP/o" -name pi "$TMP/sys.yml"
+  [ -s "$TMP/o/pi.tar" ] || fail "rpi3 alone: no pi.tar"
   expect_rc 2 "$LKB_BIN" build -cache "$C" -format rpi3,rpi3-img -arch arm64 -format-opt rpi3.data-size=1G "$TMP/sys.yml"
   expect_in "$TMP/err" "format rpi3 has no option 'data-size' (rpi3 accepts firmware-dir (string), uboot-dir (string), assets-image (string))"
 fi

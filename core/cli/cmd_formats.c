@@ -65,9 +65,18 @@ static void print_details(const struct lkb_loaded_format *f)
         printf("any");
     for (const char *const *a = f->fmt.arches; a && *a; a++)
         printf("%s%s", a == f->fmt.arches ? "" : ", ", *a);
-    printf("\ninputs:       kernel, initrd, cmdline, dtbs%s%s\n",
-           f->abi_minor == 0 || (f->fmt.inputs & LKB_INPUT_ROOTFS_TAR) ? ", rootfs tar" : "",
-           f->fmt.check ? "; images named by options (checked before fetching)" : "");
+    if (lkb_format_is_builtin(f))
+        printf("\ninputs:       the root tree (built in)\n");
+    else
+        printf("\ninputs:       kernel, initrd, %scmdline, dtbs%s%s\n",
+               f->abi_minor ? "ucode, " : "",
+               f->abi_minor == 0 || (f->fmt.inputs & LKB_INPUT_ROOTFS_TAR) ? ", rootfs tar" : "",
+               f->abi_minor == 0 ? ", any image (read on demand)" : "");
+    printf("plan check:   %s\n", f->fmt.check ? "yes (before anything is fetched)" : "no");
+    if (f->abi_minor && !f->fmt.n_options) {
+        printf("options:      none\n");
+        return;
+    }
     printf("options:      -format-opt %s.NAME=VALUE (or NAME=VALUE)\n", f->fmt.name);
     if (f->fmt.n_options)
         printf("  %-16s %-7s %-12s %s\n", "NAME", "TYPE", "DEFAULT", "HELP");

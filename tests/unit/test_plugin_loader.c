@@ -10,6 +10,7 @@
 
 #include "plugin/host.h"
 #include "plugin/loader.h"
+#include "plugin/options.h"
 #include "util/fs.h"
 
 #define PLUGDIR LKB_TEST_BINARY_DIR "/test-plugins"
@@ -340,4 +341,38 @@ Test(loader, image_access_without_store_fails_cleanly)
     cr_assert_eq(api->image_read_file(&host, "x/y:1", "kernel", &data, &n), LKB_FAIL);
     cr_assert(strstr(host.err.msg, "no image store") != NULL, "%s", host.err.msg);
     cr_assert_null(data);
+}
+
+Test(loader, option_values_are_parsed_by_type)
+{
+    uint64_t n;
+    cr_assert_eq(lkb_option_parse(LKB_OPT_SIZE, "64K", &n, &err), 0);
+    cr_assert_eq(n, 65536);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_SIZE, "3G", &n, &err), 0);
+    cr_assert_eq(n, 3ull << 30);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_SIZE, "4096", &n, &err), 0);
+    cr_assert_eq(n, 4096);
+    const char *bad_sizes[] = {"", "M", "1T", "1 M", "-1", "1.5G", "99999999999999999999G"};
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++)
+        cr_assert_eq(lkb_option_parse(LKB_OPT_SIZE, bad_sizes[i], &n, &err), -1, "%s",
+                     bad_sizes[i]);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_SIZE, "17179869184G", &n, &err), -1, "overflow");
+    cr_assert(strstr(err.msg, "too large"), "%s", err.msg);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_BOOL, "true", &n, &err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_BOOL, "0", &n, &err), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_BOOL, "yes", &n, &err), -1);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_UINT, "12", &n, &err), 0);
+    cr_assert_eq(n, 12);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_UINT, "12M", &n, &err), -1);
+    cr_assert_eq(lkb_option_parse(LKB_OPT_STRING, "", &n, &err), 0);
+    char buf[32];
+    struct lkb_option_decl d[] = {{sizeof *d, LKB_OPT_SIZE, "disk-size", NULL, ""},
+                                  {sizeof *d, LKB_OPT_BOOL, "verbose-boot", NULL, ""}};
+    lkb_option_describe(d, 2, buf, sizeof buf);
+    cr_assert_str_eq(buf, "disk-size (size), verbose-bo...", "truncated with ...: %s", buf);
+    cr_assert_eq(strlen(buf), sizeof buf - 1);
+    lkb_option_describe(d, 0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "none");
 }

@@ -113,6 +113,15 @@ sed 's|console=ttyS0|console=ttyS1|' "$TMP/sys.yml" >"$TMP/other.yml"
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r4 "$TMP/other.yml"
 [ "$(sed 's/.*seed //' "$TMP/o/r1.seed")" != "$(sed 's/.*seed //' "$TMP/o/r4.seed")" ] || fail "seed ignores the configuration"
 
+# --- the SDK example builds for real: declared option, check, output ------
+cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -I"$LKB_SOURCE_DIR/sdk/include" \
+  "$LKB_SOURCE_DIR/sdk/examples/hello/hello.c" -o "$TMP/hello.so"
+expect_rc 2 env LKB_PLUGIN_PATH="$TMP/hello.so" "$LKB_BIN" build -q -cache "$C" -format hello -format-opt hello.repeat=11 -dir "$TMP/o" -name h "$TMP/sys.yml"
+expect_in "$TMP/err" "repeat=11: want 1 to 10"
+expect_rc 0 env LKB_PLUGIN_PATH="$TMP/hello.so" SOURCE_DATE_EPOCH=1000 "$LKB_BIN" build -q -cache "$C" -format hello -format-opt repeat=2 -format-opt greeting=moin -dir "$TMP/o" -name h "$TMP/sys.yml"
+[ "$(grep -c '^greeting: moin$' "$TMP/o/h.hello.txt")" = 2 ] || { cat "$TMP/o/h.hello.txt"; fail "hello output"; }
+expect_in "$TMP/o/h.hello.txt" "source_date_epoch: 1000"
+
 # --- lkb formats: one table -------------------------------------------------
 expect_rc 0 "$LKB_BIN" formats
 [ "$(grep -c '^FORMAT ' "$TMP/out")" = 1 ] || fail "more than one table header"

@@ -47,8 +47,11 @@ static int write_out(const struct lkb_host_api *api, lkb_host *host,
     return rc;
 }
 
-/* Copy a file into fd in chunks: initrds can be large. */
-static int stream_file(const char *src, int fd, struct lkb_error *err)
+/* Feed a file to `sink` in chunks: initrds can be large, never read whole.
+ * A sink fills err and returns -1 to stop. */
+typedef int (*chunk_sink)(void *ctx, const char *buf, size_t n, struct lkb_error *err);
+
+static int each_chunk(const char *src, chunk_sink sink, void *ctx, struct lkb_error *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -63,11 +66,25 @@ static int stream_file(const char *src, int fd, struct lkb_error *err)
         if (r < 0)
             rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
         else
-            rc = lkb_fs_write_all(fd, buf, (size_t)r, src, err);
+            rc = sink(ctx, buf, (size_t)r, err);
     }
     free(buf);
     close(in);
     return rc;
+}
+
+static int fd_sink(void *ctx, const char *buf, size_t n, struct lkb_error *err)
+{
+    return lkb_fs_write_all(*(int *)ctx, buf, n, "output", err);
+}
+
+static int archive_sink(void *ctx, const char *buf, size_t n, struct lkb_error *err)
+{
+    struct archive *a = ctx;
+    if (archive_write_data(a, buf, n) == (la_ssize_t)n)
+        return 0;
+    return lkb_error_set(err, LKB_ERR_IO, "writing the archive: %s",
+                         archive_error_string(a) ? archive_error_string(a) : "short write");
 }
 
 static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
@@ -84,7 +101,7 @@ static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
             rc = lkb_fs_write_all(fd, b->kernel.ucode->data, b->kernel.ucode->size, "initrd",
                                   herr(host));
         if (rc == 0)
-            rc = stream_file(in->initrd_path, fd, herr(host));
+            rc = each_chunk(in->initrd_path, fd_sink, &fd, herr(host));
         close(fd);
     }
     if (rc == 0 && c && c->blob->size)
@@ -121,21 +138,12 @@ static int tar_blob(struct archive *a, const char *name, const struct lkb_blob *
 static int tar_file(struct archive *a, const char *name, const char *path, int64_t mtime,
                     struct lkb_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return lkb_error_errno(err, LKB_ERR_IO, e, "%s", path);
-    }
-    int rc = tar_header(a, name, st.st_size, mtime);
-    char buf[1 << 16];
-    ssize_t r;
-    while (rc == 0 && (r = read(fd, buf, sizeof buf)) > 0)
-        rc = archive_write_data(a, buf, (size_t)r) == r ? 0 : -1;
-    close(fd);
-    return rc;
+    if (stat(path, &st) < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", path);
+    if (tar_header(a, name, st.st_size, mtime) < 0)
+        return -1;
+    return each_chunk(path, archive_sink, a, err);
 }
 
 static int tar_kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,

@@ -113,15 +113,34 @@ static int outputs(struct lkb_build_state *b, struct lkb_error *err)
     return rc;
 }
 
+/* $SOURCE_DATE_EPOCH, or -1 when unset. The reproducible-builds.org spec
+ * asks builders to fail on a malformed value rather than guess. */
+static int source_date_epoch(int64_t *out, struct lkb_error *err)
+{
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    *out = -1;
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno == ERANGE || v < 0)
+        return lkb_error_set(err, LKB_ERR_USAGE,
+                             "SOURCE_DATE_EPOCH=%s: want a non-negative integer (seconds since "
+                             "1970-01-01 UTC)",
+                             s);
+    *out = v;
+    return 0;
+}
+
 int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan *plan,
                   const struct lkb_plugin_set *plugins, const struct lkb_config *cfg,
                   struct lkb_error *err)
 {
     (void)plugins;
     struct lkb_build_state b = {.opts = opts, .plan = plan, .cfg = cfg, .clamp = -1};
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde)
-        b.clamp = strtoll(sde, NULL, 10);
+    if (source_date_epoch(&b.clamp, err) < 0)
+        return -1;
     b.timestamp = b.clamp >= 0 ? b.clamp : LKB_DEFAULT_MTIME;
     b.pull.force = opts->pull;
     b.pull.offline = opts->offline;

@@ -107,6 +107,8 @@ expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name 
 cmp -s "$TMP/o/r1.seed" "$TMP/o/r2.seed" || fail "seed differs between equal builds"
 grep -q "^epoch 1492533000 " "$TMP/o/r1.seed" || fail "default timestamp: $(cat "$TMP/o/r1.seed")"
 SOURCE_DATE_EPOCH=86400 "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r3 "$TMP/sys.yml"
+expect_rc 2 env SOURCE_DATE_EPOCH=yesterday "$LKB_BIN" build -q -cache "$C" -format testfmt -dir "$TMP/o" -name r5 "$TMP/sys.yml"
+expect_in "$TMP/err" "SOURCE_DATE_EPOCH=yesterday: want a non-negative integer"
 grep -q "^epoch 86400 " "$TMP/o/r3.seed" || fail "SOURCE_DATE_EPOCH not handed over"
 cmp -s "$TMP/o/r1.seed" "$TMP/o/r3.seed" && fail "seed ignores the timestamp"
 sed 's|console=ttyS0|console=ttyS1|' "$TMP/sys.yml" >"$TMP/other.yml"

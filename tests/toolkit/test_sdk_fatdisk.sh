@@ -4,7 +4,7 @@
 # against the installed SDK and toolkit, check it exports only its entry,
 # then build a real system with it and check the FAT image with fsck.fat
 # and mtools against the kernel and initrd lkb builds, twice (same bytes).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 : "${LKB_SOURCE_DIR:?}" "${LKB_BINARY_DIR:?}"
 : "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
 . "$LKB_TEST_STATE/registry.env"

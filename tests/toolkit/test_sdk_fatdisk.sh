@@ -3,7 +3,8 @@
 # sdk/examples/fatdisk OUT OF TREE with `pkg-config lkb-plugin lkb-disk`
 # against the installed SDK and toolkit, check it exports only its entry,
 # then build a real system with it and check the FAT image with fsck.fat
-# and mtools against the kernel and initrd lkb builds, twice (same bytes).
+# and mtools against the kernel and initrd lkb builds, twice (same bytes);
+# too small a -size and a full disk fail cleanly.
 . "$(dirname "$0")/../scripts/lib.sh"
 : "${LKB_SOURCE_DIR:?}" "${LKB_BINARY_DIR:?}"
 : "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
@@ -69,4 +70,13 @@ mkdir -p "$TMP/o3"
 expect_rc 6 "$prefix/bin/lkb" build -q -cache "$C" -format fatdisk -dir "$TMP/o3" -size 1M "$TMP/sys.yml"
 expect_in "$TMP/err" "-size gives 1 MiB"
 [ -z "$(ls -A "$TMP/o3")" ] || fail "a failed fatdisk build left files"
+# A full disk: the output directory is a 4 MiB tmpfs (mounted in a user and
+# mount namespace, no root needed). The write fails with ENOSPC, the error
+# names the file being written, and nothing is left in the directory.
+mkdir -p "$TMP/full"
+expect_rc 0 unshare -rm sh -c 'mount -t tmpfs -o size=4m tmpfs "$1" || exit 99
+  "$2" build -q -cache "$3" -format fatdisk -dir "$1" -name sys "$4" 2>"$5"; echo "rc=$?"
+  ls -A "$1"' sh "$TMP/full" "$prefix/bin/lkb" "$C" "$TMP/sys.yml" "$TMP/full.err"
+[ "$(cat "$TMP/out")" = "rc=6" ] || { cat "$TMP/out" "$TMP/full.err"; fail "full disk: want exit 6 and an empty directory"; }
+expect_in "$TMP/full.err" 'writing "kernel" into the image: No space left on device'
 echo "sdk fatdisk example: ok"

@@ -275,11 +275,21 @@ int lkb_disk_tree_add_host_dir(struct lkb_disk_tree *t, const char *path, const 
     return rc ? -1 : 0;
 }
 
+/* "writing \"a/b\" into the image: <errno>" */
+static int write_error(const struct disk_node *n, struct lkb_disk_error *err)
+{
+    int e = errno;
+    char *path = disk_node_path(n);
+    disk_errno(err, e, "writing \"%s\" into the image", path ? path : n->name);
+    free(path);
+    return -1;
+}
+
 int disk_node_copy(const struct disk_node *n, int fd, uint64_t off, struct lkb_disk_error *err)
 {
     if (!n->host_path)
         return n->size && disk_pwrite_all(fd, n->data, (size_t)n->size, off) < 0
-                   ? disk_errno(err, errno, "writing the image")
+                   ? write_error(n, err)
                    : 0;
     int in = open(n->host_path, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -298,7 +308,7 @@ int disk_node_copy(const struct disk_node *n, int fd, uint64_t off, struct lkb_d
         else if (done + (uint64_t)r > n->size)
             break;
         else if (disk_pwrite_all(fd, buf, (size_t)r, off + done) < 0)
-            rc = disk_errno(err, errno, "writing the image");
+            rc = write_error(n, err);
         else
             done += (uint64_t)r;
     }

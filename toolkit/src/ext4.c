@@ -30,7 +30,7 @@ int lkb_ext4_write(const char *image_path, uint64_t offset, uint64_t bytes,
         return disk_error(err, "ext4 contents %s: not a directory", o->source_dir);
 
     char uuid[LKB_DISK_GUID_LEN], hash[LKB_DISK_GUID_LEN], ext[160], blocks[32], bsz[16],
-        fake[32];
+        fake[48];
     const char *seed = o ? o->seed : NULL;
     int64_t mtime = o && o->mtime > 0 ? o->mtime : 0;
     lkb_disk_guid(seed, "ext4-uuid", uuid);

@@ -88,6 +88,9 @@ static void check_image(const char *img_path, uint64_t offset, enum lkb_fat_type
     }
     cr_assert_not_null(strstr(out, "::/emptydir/\n"), "%s", out);
     free(out);
+    out = tl_sh(&st, "MTOOLS_SKIP_CHECK=1 mdir -i '%s' ::/", img);
+    cr_assert_not_null(strstr(out, "Volume in drive : is LKBTEST"), "%s", out);
+    free(out);
     for (size_t i = 0; i < sizeof sample_files / sizeof *sample_files; i++) {
         free(tl_sh(&st, "rm -f '%s'", tl_path("out")));
         char *o = tl_sh(&st, "MTOOLS_SKIP_CHECK=1 mcopy -n -i '%s' '::/%s' '%s'", img,
@@ -292,5 +295,37 @@ Test(fat, a_host_file_that_changes_size)
     cr_assert_not_null(strstr(err.msg, "deep.bin changed size while the image was written"), "%s",
                        err.msg);
     close(fd);
+    lkb_disk_tree_free(t);
+}
+
+/* 5000 files in one directory: valid (fsck.fat is slow on more); 33000
+ * (66000 entries with their long names) is over FAT's 65536 per directory,
+ * and adding them stays fast (the tree is indexed). */
+Test(fat, a_big_directory_and_the_entry_limit)
+{
+    static char names[33000][16];
+    struct lkb_disk_error err;
+    struct lkb_disk_tree *t = lkb_disk_tree_new();
+    for (int i = 0; i < 33000; i++) {
+        snprintf(names[i], sizeof names[i], "d/f%05d.txt", i);
+        cr_assert_eq(lkb_disk_tree_add_data(t, names[i], "x", 1, &err), 0, "%s", err.msg);
+        if (i == 4999) {
+            struct lkb_fat_opts o = {LKB_FAT32, "BIG", 0, "s", 0, 0};
+            int fd = tl_image(tl_path("big.img"), 64 * MiB);
+            cr_assert_eq(lkb_fat_write(fd, 0, 64 * MiB, &o, t, &err), 0, "%s", err.msg);
+            close(fd);
+            int st;
+            char *out = tl_sh(&st, "fsck.fat -n '%s'", tl_path("big.img"));
+            cr_assert_eq(st, 0, "%s", out);
+            cr_assert_not_null(strstr(out, "5002 files"), "%s", out); /* + the label and d/ */
+            free(out);
+            out = tl_sh(&st, "MTOOLS_SKIP_CHECK=1 mdir -i '%s' -b ::/d | wc -l", tl_path("big.img"));
+            cr_assert_eq(atoi(out), 5000, "%s", out);
+            free(out);
+        }
+    }
+    uint64_t b;
+    cr_assert_eq(lkb_fat_min_bytes(t, LKB_FAT32, &b, &err), -1);
+    cr_assert_str_eq(err.msg, "a directory has more than 65536 entries, FAT's limit");
     lkb_disk_tree_free(t);
 }

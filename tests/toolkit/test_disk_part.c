@@ -130,6 +130,14 @@ Test(part, gpt_as_sfdisk_and_sgdisk_read_it)
         cr_assert_str_eq(got, want);
     }
     cr_assert_str_eq(str(json_array_get(ps, 1), "attrs"), "LegacyBIOSBootable");
+    /* The protective MBR: one 0xee entry from sector 1 over the disk. */
+    size_t len;
+    unsigned char *raw = (unsigned char *)tl_read(tl_path("gpt.img"), &len);
+    cr_assert_eq(raw[446 + 4], 0xee);
+    cr_assert_eq(raw[446 + 8] | raw[446 + 9] << 8, 1);
+    cr_assert_eq(raw[462 + 4], 0);
+    cr_assert(raw[510] == 0x55 && raw[511] == 0xaa);
+    free(raw);
     /* The rest: up to the last whole MiB before the backup table. */
     cr_assert_eq(p[2].start, 34 * MiB);
     cr_assert_eq(p[2].size, 65 * MiB);

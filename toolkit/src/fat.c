@@ -168,6 +168,41 @@ static int utf16(const char *s, uint16_t *out, int max)
     return n;
 }
 
+/* By name ignoring (ASCII) case, then by creation. */
+static int cmp_folded(const void *a, const void *b)
+{
+    const struct disk_node *x = *(const struct disk_node *const *)a,
+                           *y = *(const struct disk_node *const *)b;
+    int c = strcasecmp(x->name, y->name);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* FAT looks names up ignoring case: two that differ only in case clash.
+ * Sorted, so a directory of many files stays fast; the later one is named. */
+static int check_case(struct fat *f, const struct disk_node *d)
+{
+    if (d->n_kids < 2)
+        return 0;
+    const struct disk_node **s = malloc(d->n_kids * sizeof *s);
+    if (!s)
+        return disk_error(f->err, "out of memory");
+    memcpy(s, d->kids, d->n_kids * sizeof *s);
+    qsort(s, d->n_kids, sizeof *s, cmp_folded);
+    int rc = 0;
+    for (size_t i = 1; rc == 0 && i < d->n_kids; i++) {
+        if (strcasecmp(s[i - 1]->name, s[i]->name) == 0) {
+            char *path = disk_node_path(s[i]);
+            rc = disk_error(f->err,
+                            "\"%s\" cannot go into a FAT file system: the name differs from "
+                            "another name only in case",
+                            path ? path : s[i]->name);
+            free(path);
+        }
+    }
+    free(s);
+    return rc;
+}
+
 /* Check every name and count its long-name entries. */
 static int check_names(struct fat *f, const struct disk_node *d)
 {
@@ -187,9 +222,6 @@ static int check_names(struct fat *f, const struct disk_node *d)
         for (size_t j = 0; !bad && j < len; j++)
             if ((unsigned char)k->name[j] < 0x20)
                 bad = "contains a control character";
-        for (size_t j = 0; !bad && j < i; j++)
-            if (strcasecmp(d->kids[j]->name, k->name) == 0)
-                bad = "differs from another name only in case";
         if (!bad && !k->dir && k->size > UINT32_MAX)
             bad = "is larger than FAT's 4 GiB - 1 file size limit";
         if (bad) {
@@ -203,7 +235,7 @@ static int check_names(struct fat *f, const struct disk_node *d)
         if (k->dir && check_names(f, k) < 0)
             return -1;
     }
-    return 0;
+    return check_case(f, d);
 }
 
 static int has_label(const struct lkb_fat_opts *o) { return o && o->label && *o->label; }

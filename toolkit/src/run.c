@@ -1,3 +1,6 @@
+/* pipe2: the pipe is close-on-exec from birth, so a tool another thread
+ * spawns at the same moment cannot inherit it and keep our read open. */
+#define _GNU_SOURCE
 #include <lkb/disk/run.h>
 
 #include <errno.h>
@@ -114,8 +117,7 @@ int lkb_run(const char *const *argv, const struct lkb_run_opts *o, struct lkb_di
     posix_spawn_file_actions_t fa;
     int fa_ok = 0;
     pid_t pid = -1;
-    if (rc == 0 && (pipe(pipefd) < 0 || fcntl(pipefd[0], F_SETFD, FD_CLOEXEC) < 0 ||
-                    fcntl(pipefd[1], F_SETFD, FD_CLOEXEC) < 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0))
+    if (rc == 0 && (pipe2(pipefd, O_CLOEXEC) < 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0))
         rc = disk_errno(err, errno, "running %s", tool);
     if (rc == 0) {
         fa_ok = posix_spawn_file_actions_init(&fa) == 0;

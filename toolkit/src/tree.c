@@ -37,8 +37,50 @@ void lkb_disk_tree_free(struct lkb_disk_tree *t)
 {
     if (t) {
         free_node(&t->root);
+        free(t->index);
         free(t);
     }
+}
+
+static size_t slot_of(const struct lkb_disk_tree *t, const struct disk_node *parent,
+                      const char *name, size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ parent->id;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * UINT64_C(0x100000001b3);
+    return (size_t)(h ^ (h >> 29)) & (t->index_size - 1);
+}
+
+static void index_put(struct lkb_disk_tree *t, struct disk_node *n)
+{
+    size_t i = slot_of(t, n->parent, n->name, strlen(n->name));
+    while (t->index[i])
+        i = (i + 1) & (t->index_size - 1);
+    t->index[i] = n;
+}
+
+static void index_all(struct lkb_disk_tree *t, struct disk_node *d)
+{
+    for (size_t i = 0; i < d->n_kids; i++) {
+        index_put(t, d->kids[i]);
+        index_all(t, d->kids[i]);
+    }
+}
+
+/* Room for one more node (load at most 1/2); -1 on OOM. */
+static int index_grow(struct lkb_disk_tree *t)
+{
+    if ((t->n_nodes + 1) * 2 <= t->index_size)
+        return 0;
+    size_t size = t->index_size ? t->index_size * 2 : 64;
+    struct disk_node **idx = calloc(size, sizeof *idx);
+    if (!idx)
+        return -1;
+    free(t->index);
+    t->index = idx;
+    t->index_size = size;
+    index_all(t, &t->root);
+    return 0;
 }
 
 uint64_t lkb_disk_tree_data_bytes(const struct lkb_disk_tree *t) { return t->data_bytes; }
@@ -67,17 +109,24 @@ char *disk_node_path(const struct disk_node *n)
     return s;
 }
 
-static struct disk_node *find(struct disk_node *d, const char *name, size_t len)
+static struct disk_node *find(const struct lkb_disk_tree *t, const struct disk_node *d,
+                              const char *name, size_t len)
 {
-    for (size_t i = 0; i < d->n_kids; i++)
-        if (strlen(d->kids[i]->name) == len && memcmp(d->kids[i]->name, name, len) == 0)
-            return d->kids[i];
+    if (!t->index_size)
+        return NULL;
+    for (size_t i = slot_of(t, d, name, len); t->index[i]; i = (i + 1) & (t->index_size - 1)) {
+        const struct disk_node *n = t->index[i];
+        if (n->parent == d && strncmp(n->name, name, len) == 0 && n->name[len] == '\0')
+            return t->index[i];
+    }
     return NULL;
 }
 
 static struct disk_node *add_kid(struct lkb_disk_tree *t, struct disk_node *d, const char *name,
                                  size_t len, int dir)
 {
+    if (index_grow(t) < 0)
+        return NULL;
     if (d->n_kids == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 8;
         struct disk_node **nk = realloc(d->kids, nc * sizeof *nk);
@@ -95,6 +144,7 @@ static struct disk_node *add_kid(struct lkb_disk_tree *t, struct disk_node *d, c
     c->parent = d;
     c->id = t->n_nodes++;
     d->kids[d->n_kids++] = c;
+    index_put(t, c);
     return c;
 }
 
@@ -120,7 +170,7 @@ static struct disk_node *walk(struct lkb_disk_tree *t, const char *path, const c
             *leaf_len = len;
             return d;
         }
-        struct disk_node *c = find(d, p, len);
+        struct disk_node *c = find(t, d, p, len);
         if (c && !c->dir) {
             disk_error(err, "\"%s\": \"%.*s\" is a file, not a directory", path,
                        (int)(s - path), path);
@@ -143,7 +193,7 @@ static struct disk_node *add_file(struct lkb_disk_tree *t, const char *path,
     struct disk_node *d = walk(t, path, &leaf, &len, err), *f;
     if (!d)
         return NULL;
-    if (find(d, leaf, len)) {
+    if (find(t, d, leaf, len)) {
         disk_error(err, "\"%s\" is in the file tree twice", path);
         return NULL;
     }
@@ -191,7 +241,7 @@ int lkb_disk_tree_add_dir(struct lkb_disk_tree *t, const char *path, struct lkb_
     struct disk_node *d = walk(t, path, &leaf, &len, err);
     if (!d)
         return -1;
-    struct disk_node *c = find(d, leaf, len);
+    struct disk_node *c = find(t, d, leaf, len);
     if (c && !c->dir)
         return disk_error(err, "\"%s\" is in the file tree as a file and a directory", path);
     if (!c && !add_kid(t, d, leaf, len, 1))

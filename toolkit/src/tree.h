@@ -21,6 +21,10 @@ struct lkb_disk_tree {
     struct disk_node root;
     size_t n_nodes;
     uint64_t data_bytes;
+    /* (parent, name) -> node, open addressing: adding stays O(1) in
+     * directories of many thousand entries. */
+    struct disk_node **index;
+    size_t index_size; /* a power of two, or 0 */
 };
 
 /* The path of a node relative to the root ("a/b"), malloc'd; NULL on OOM. */

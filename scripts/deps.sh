@@ -7,6 +7,7 @@ PKGS=(
   # build
   build-essential cmake pkg-config
   libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev liblz4-dev
+  libfdisk-dev
   # tests
   libcriterion-dev clang python3 curl openssl apache2-utils cpio file zstd lz4 xz-utils
   docker-registry skopeo

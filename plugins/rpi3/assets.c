@@ -1,5 +1,6 @@
 #include "assets.h"
 
+#include <lkb/disk/assets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,85 +27,45 @@ static const struct {
 };
 #define N_WANTED (sizeof wanted / sizeof *wanted)
 
-static int read_file(const char *path, unsigned char **data, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    if (fseek(f, 0, SEEK_END) < 0) {
-        fclose(f);
-        return -1;
-    }
-    long n = ftell(f);
-    rewind(f);
-    unsigned char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    *data = buf;
-    *size = (size_t)n;
-    return 0;
-}
-
 int rpi3_assets_load(const struct lkb_host_api *api, lkb_host *host, struct rpi3_assets *out)
 {
-    out->items = calloc(N_WANTED, sizeof *out->items);
+    /* The lookup is the disk toolkit's (<lkb/disk/assets.h>); group 0 is
+     * the firmware, group 1 u-boot. */
+    struct lkb_asset_group groups[2] = {
+        {api->option(host, "firmware-dir"), IMAGE_FIRMWARE_DIR, LKB_RPI3_FIRMWARE_DIR},
+        {api->option(host, "uboot-dir"), IMAGE_UBOOT_DIR, LKB_RPI3_UBOOT_DIR},
+    };
+    char hint[512];
+    snprintf(hint, sizeof hint,
+             "Give them with -format-opt firmware-dir=DIR -format-opt uboot-dir=DIR, or "
+             "-format-opt assets-image=REF (an image holding %s/ and %s/), or install Debian's "
+             "raspi-firmware and u-boot-rpi packages",
+             IMAGE_FIRMWARE_DIR, IMAGE_UBOOT_DIR);
+    struct lkb_asset_lookup l = {api,    host, api->option(host, "assets-image"),
+                                 groups, 2,    "Raspberry Pi boot assets",
+                                 hint};
+    struct lkb_asset_want want[N_WANTED];
+    for (size_t i = 0; i < N_WANTED; i++)
+        want[i] = (struct lkb_asset_want){wanted[i].name, (size_t)wanted[i].uboot,
+                                          wanted[i].required};
+    struct lkb_assets found;
+    struct lkb_disk_error err;
+    if (lkb_assets_find(&l, want, N_WANTED, &found, &err) < 0)
+        return api->set_error(host, "%s", err.msg);
+    out->items = calloc(found.n ? found.n : 1, sizeof *out->items);
     out->n = 0;
-    if (!out->items)
+    if (!out->items) {
+        lkb_assets_free(&found);
         return api->set_error(host, "out of memory");
-    const char *fw_dir = api->option(host, "firmware-dir");
-    const char *ub_dir = api->option(host, "uboot-dir");
-    const char *image = api->option(host, "assets-image");
-    char missing[16384] = "";
-    size_t mlen = 0;
-    for (size_t i = 0; i < N_WANTED; i++) {
-        struct rpi3_asset *a = &out->items[out->n];
-        a->name = wanted[i].name;
-        a->required = wanted[i].required;
-        const char *opt_dir = wanted[i].uboot ? ub_dir : fw_dir;
-        const char *def_dir = wanted[i].uboot ? LKB_RPI3_UBOOT_DIR : LKB_RPI3_FIRMWARE_DIR;
-        char path[4096], looked[8192] = "";
-        int found = 0;
-        if (opt_dir) {
-            snprintf(path, sizeof path, "%s/%s", opt_dir, a->name);
-            found = read_file(path, &a->data, &a->size) == 0;
-            snprintf(looked, sizeof looked, "%s", path);
-        } else if (image) {
-            snprintf(path, sizeof path, "%s/%s",
-                     wanted[i].uboot ? IMAGE_UBOOT_DIR : IMAGE_FIRMWARE_DIR, a->name);
-            void *d = NULL;
-            size_t n = 0;
-            found = api->image_read_file(host, image, path, &d, &n) == LKB_OK;
-            if (found) {
-                a->data = d;
-                a->size = n;
-                a->host_owned = 1;
-            }
-            snprintf(looked, sizeof looked, "/%s in image %s", path, image);
-        } else {
-            snprintf(path, sizeof path, "%s/%s", def_dir, a->name);
-            found = read_file(path, &a->data, &a->size) == 0;
-            snprintf(looked, sizeof looked, "%s", path);
-        }
-        if (found) {
-            out->n++;
-        } else if (a->required && mlen < sizeof missing) {
-            mlen += (size_t)snprintf(missing + mlen, sizeof missing - mlen, "\n  %s (looked at %s)",
-                                     a->name, looked);
-        }
     }
-    if (mlen) {
-        rpi3_assets_free(api, out);
-        return api->set_error(
-            host,
-            "missing Raspberry Pi boot assets:%s\nGive them with -format-opt firmware-dir=DIR "
-            "-format-opt uboot-dir=DIR, or -format-opt assets-image=REF (an image holding %s/ "
-            "and %s/), or install Debian's raspi-firmware and u-boot-rpi packages",
-            missing, IMAGE_FIRMWARE_DIR, IMAGE_UBOOT_DIR);
-    }
+    /* Take the data over; found keeps nothing to free but its array. */
+    for (size_t i = 0; i < found.n; i++, out->n++)
+        out->items[i] = (struct rpi3_asset){found.items[i].name,
+                                            wanted[found.items[i].want].required,
+                                            found.items[i].data, found.items[i].size,
+                                            found.items[i].host_owned};
+    found.n = 0;
+    lkb_assets_free(&found);
     return LKB_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <lkb/disk/uimage.h>
 #include <lkb/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,7 @@
 
 #include "assets.h"
 #include "bootscr.h"
-#include "fat32.h"
 #include "sdimage.h"
-#include "uimage.h"
 
 #define RPI3_MTIME 1492533000 /* lkb's fixed mtime for generated entries */
 
@@ -157,13 +156,13 @@ static void bf_free(struct boot_files *b)
     free(b->f);
 }
 
-static unsigned char *with_uimage(const struct uimage_params *p, const unsigned char *payload,
-                                  size_t len)
+static unsigned char *with_uimage(const struct lkb_uimage_params *p,
+                                  const unsigned char *payload, size_t len)
 {
-    unsigned char *img = malloc(UIMAGE_HEADER_SIZE + len);
+    unsigned char *img = malloc(LKB_UIMAGE_HEADER_SIZE + len);
     if (img) {
-        uimage_header(img, p, payload, len);
-        memcpy(img + UIMAGE_HEADER_SIZE, payload, len);
+        lkb_uimage_header(img, p, payload, len);
+        memcpy(img + LKB_UIMAGE_HEADER_SIZE, payload, len);
     }
     return img;
 }
@@ -219,17 +218,17 @@ static int collect(const struct lkb_host_api *api, lkb_host *host,
         if (strcmp(assets->items[i].name, "u-boot.bin") == 0 &&
             bf_add(bf, "u-boot.bin", assets->items[i].data, assets->items[i].size, NULL) < 0)
             goto oom;
-    unsigned char *scr = uimage_script(script, "lkb boot script", &slen);
+    unsigned char *scr = lkb_uimage_script(script, "lkb boot script", &slen);
     if (!scr || bf_add(bf, "boot.scr", scr, slen, scr) < 0)
         goto oom;
-    struct uimage_params kp = {UIMAGE_TYPE_KERNEL, UIMAGE_COMP_NONE, RPI3_KERNEL_IMAGE_ADDR,
-                               RPI3_KERNEL_IMAGE_ADDR, 0, "lkb kernel"};
-    struct uimage_params ip = {UIMAGE_TYPE_RAMDISK, UIMAGE_COMP_NONE, 0, 0, 0, "lkb initrd"};
+    struct lkb_uimage_params kp = {.type = LKB_UIMAGE_TYPE_KERNEL, .load = RPI3_KERNEL_IMAGE_ADDR,
+                                   .entry = RPI3_KERNEL_IMAGE_ADDR, .name = "lkb kernel"};
+    struct lkb_uimage_params ip = {.type = LKB_UIMAGE_TYPE_RAMDISK, .name = "lkb initrd"};
     unsigned char *ku = with_uimage(&kp, kernel, klen);
-    if (!ku || bf_add(bf, "kernel.uimg", ku, klen + UIMAGE_HEADER_SIZE, ku) < 0)
+    if (!ku || bf_add(bf, "kernel.uimg", ku, klen + LKB_UIMAGE_HEADER_SIZE, ku) < 0)
         goto oom;
     unsigned char *iu = with_uimage(&ip, initrd, ilen);
-    if (!iu || bf_add(bf, "initrd.uimg", iu, ilen + UIMAGE_HEADER_SIZE, iu) < 0)
+    if (!iu || bf_add(bf, "initrd.uimg", iu, ilen + LKB_UIMAGE_HEADER_SIZE, iu) < 0)
         goto oom;
     for (size_t i = 0; i < in->n_dtbs; i++) {
         if (!is_rpi3_dtb(in->dtbs[i].name))

@@ -1,11 +1,18 @@
 /* A ready-to-flash SD card image: MBR, a FAT32 boot partition with the
- * boot files, and an optional data partition. */
+ * boot files, and an optional data partition; built with the disk toolkit
+ * (<lkb/disk.h>). */
 #ifndef LKB_RPI3_SDIMAGE_H
 #define LKB_RPI3_SDIMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "fat32.h"
+/* One file of the boot partition; data stays the caller's. */
+struct fat_file {
+    const char *path; /* "dtb/broadcom/x.dtb": parents are created */
+    const unsigned char *data;
+    size_t size;
+};
 
 struct sd_layout {
     uint64_t total;     /* image size; 0 = smallest power of two that fits */

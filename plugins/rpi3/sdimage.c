@@ -76,31 +76,39 @@ static int make_ext4(const char *path, uint64_t offset, uint64_t bytes, char *ms
 int sdimage_write(const char *path, const struct sd_layout *l, const struct fat_file *files,
                   size_t n, char *msg, size_t msglen)
 {
-    uint64_t boot = fat32_min_bytes(files, n);
-    if (!boot) {
+    uint64_t need = fat32_min_bytes(files, n);
+    if (!need) {
         snprintf(msg, msglen, "out of memory");
         return -1;
     }
-    if (boot < 64 * MiB)
-        boot = 64 * MiB; /* room to replace the kernel later */
+    /* Headroom to replace the kernel and initrd in place later: twice what
+     * the files take, at least 64 MiB. The boot partition also takes
+     * whatever the data partition leaves (all of it without one). */
+    uint64_t boot = 2 * need < 64 * MiB ? 64 * MiB : 2 * need;
     uint64_t start = (uint64_t)FIRST_LBA * 512, data = 0;
     uint64_t total = l->total;
-    if (l->data_size && l->data_size != UINT64_MAX)
+    int rest = l->data_size == UINT64_MAX;
+    if (l->data_size && !rest)
         data = (l->data_size + MiB - 1) & ~(MiB - 1);
     if (!total) {
         /* A power of two: QEMU's SD card model insists on it. */
         total = 64 * MiB;
-        while (total < start + boot + data + (l->data_size == UINT64_MAX ? 64 * MiB : 0))
+        while (total < start + boot + data + (rest ? 64 * MiB : 0))
             total *= 2;
     }
-    if (l->data_size == UINT64_MAX)
-        data = total > start + boot ? (total - start - boot) & ~(MiB - 1) : 0;
     if (start + boot + data > total) {
-        snprintf(msg, msglen, "the SD image needs %llu MiB but -size gives %llu MiB",
+        snprintf(msg, msglen,
+                 "the SD image needs %llu MiB (a boot partition of %llu MiB: twice its files, at "
+                 "least 64) "
+                 "but -size gives %llu MiB",
                  (unsigned long long)((start + boot + data + MiB - 1) / MiB),
-                 (unsigned long long)(total / MiB));
+                 (unsigned long long)(boot / MiB), (unsigned long long)(total / MiB));
         return -1;
     }
+    if (rest)
+        data = (total - start - boot) & ~(MiB - 1);
+    else
+        boot = (total - start - data) & ~(MiB - 1);
     size_t plen = strlen(path) + 16;
     char *tmp = malloc(plen);
     if (!tmp) {

@@ -112,6 +112,15 @@ int rpi3_assets_load(const struct lkb_host_api *api, lkb_host *host, struct rpi3
     const char *fw_dir = api->option(host, "firmware-dir");
     const char *ub_dir = api->option(host, "uboot-dir");
     const char *image = api->option(host, "assets-image");
+    static const char *const keys[] = {"firmware-dir", "uboot-dir", "assets-image"};
+    for (size_t k = 0; k < 3; k++) {
+        const char *v = api->option(host, keys[k]);
+        if (v && !*v) {
+            free(out->items);
+            out->items = NULL;
+            return api->set_error(host, "-format-opt %s= is empty", keys[k]);
+        }
+    }
     char missing[16384] = "";
     size_t mlen = 0;
     for (size_t i = 0; i < N_WANTED; i++) {

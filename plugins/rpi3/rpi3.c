@@ -261,7 +261,8 @@ static int write_tar(const struct lkb_host_api *api, lkb_host *host, const char 
                      const struct boot_files *bf)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final);
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final) >= sizeof tmp)
+        return api->set_error(host, "output path too long: %s", final);
     int fd = mkstemp(tmp);
     if (fd < 0)
         return api->set_error(host, "creating %s: %s", final, strerror(errno));

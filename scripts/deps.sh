@@ -13,6 +13,8 @@ PKGS=(
   docker-registry skopeo
   # boot tests and disk-image checks
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs
+  # rpi3: the test overlay (dtc) and firmware device trees (fdtput, fdtoverlay)
+  device-tree-compiler
 )
 
 missing=()

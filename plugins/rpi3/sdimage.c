@@ -38,31 +38,36 @@ int sdimage_write(const char *path, const struct sd_layout *l, const struct fat_
         lkb_disk_tree_free(tree);
         return -1;
     }
-    if (boot < 64 * MiB)
-        boot = 64 * MiB; /* room to replace the kernel later */
+    /* Headroom to replace the kernel and initrd in place later: twice what
+     * the files take, at least 64 MiB. The boot partition also takes
+     * whatever a fixed-size data partition leaves (all of it without one). */
+    boot = 2 * boot < 64 * MiB ? 64 * MiB : 2 * boot;
+    int rest = l->data_size == UINT64_MAX;
     struct lkb_part_table table = {LKB_PART_MBR, RPI3_SEED, MiB};
     struct lkb_part parts[2] = {{.type = "c", .size = boot, .bootable = 1}, {.type = "83"}};
-    size_t n_parts = 1;
-    uint64_t data = 0;
-    if (l->data_size && l->data_size != UINT64_MAX)
-        data = (l->data_size + MiB - 1) & ~(MiB - 1);
-    if (l->data_size) {
-        parts[1].size = data; /* 0: the rest */
-        n_parts = 2;
-    }
-    uint64_t total = l->total, need = lkb_part_min_disk_bytes(&table, parts, n_parts);
+    size_t n_parts = l->data_size ? 2 : 1;
+    if (l->data_size && !rest)
+        parts[1].size = (l->data_size + MiB - 1) & ~(MiB - 1);
+    /* A "rest" data partition counts as one MiB here; give it 64. */
+    uint64_t total = l->total,
+             need = lkb_part_min_disk_bytes(&table, parts, n_parts) + (rest ? 63 * MiB : 0);
     if (!total) {
         /* A power of two: QEMU's SD card model insists on it. */
         total = 64 * MiB;
-        while (total < need + (l->data_size == UINT64_MAX ? 63 * MiB : 0))
+        while (total < need)
             total *= 2;
     }
     if (need > total) {
-        snprintf(msg, msglen, "the SD image needs %llu MiB but -size gives %llu MiB",
-                 (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(total / MiB));
+        snprintf(msg, msglen,
+                 "the SD image needs %llu MiB (a boot partition of %llu MiB: twice its files, at "
+                 "least 64) but -size gives %llu MiB",
+                 (unsigned long long)((need + MiB - 1) / MiB), (unsigned long long)(boot / MiB),
+                 (unsigned long long)(total / MiB));
         lkb_disk_tree_free(tree);
         return -1;
     }
+    if (!rest) /* the boot partition grows into what is left */
+        parts[0].size = (total - MiB - parts[1].size) & ~(MiB - 1);
     size_t plen = strlen(path) + 16;
     char *tmp = malloc(plen);
     int fd = -1;

@@ -20,7 +20,10 @@ struct sd_layout {
     const char *data_fs; /* "ext4" or "none" */
 };
 
-/* Write the image to path (atomically). msg gets the error. */
+/* Write the image to path (atomically). The boot partition gets at least
+ * twice its files and 64 MiB, plus whatever a fixed-size data partition
+ * leaves of the image (all of it without one); too small a total is an
+ * error. msg gets the error. */
 int sdimage_write(const char *path, const struct sd_layout *layout, const struct fat_file *files,
                   size_t n, char *msg, size_t msglen);
 

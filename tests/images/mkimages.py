@@ -63,9 +63,16 @@ def busybox_layer(debs, arch):
 # ---------------------------------------------------------------- kernel --
 
 # A handful of modules with their real dependencies, so busybox modprobe
-# would work: loop, and the Raspberry Pi 3 Ethernet driver.
-MODULES = ("loop", "smsc95xx")
-RPI3_DTBS = ("bcm2837-rpi-3-b.dtb", "bcm2837-rpi-3-b-plus.dtb")
+# would work: loop, the Raspberry Pi 3 USB host controller (dwc2) and
+# Ethernet drivers (smsc95xx on the 3B, lan78xx on the 3B+).
+MODULES = {"amd64": ("loop", "smsc95xx"), "arm64": ("loop", "dwc2", "smsc95xx", "lan78xx")}
+
+
+def rpi3_dtbs(dtbdir):
+    """Every BCM2837 board's device tree the kernel ships (3B, 3B+, 3A+, CM3,
+    Zero 2 W; bcm2710- names are the downstream kernel's)."""
+    return sorted(f for f in os.listdir(dtbdir)
+                  if f.startswith(("bcm2837-", "bcm2710-")) and f.endswith(".dtb"))
 
 
 def modinfo_depends(path):
@@ -73,8 +80,8 @@ def modinfo_depends(path):
     return [d for d in m.group(1).decode().split(",") if d] if m else []
 
 
-def module_closure(mroot):
-    """Relative paths of MODULES and everything they depend on, and the
+def module_closure(mroot, modules):
+    """Relative paths of modules and everything they depend on, and the
     modules.dep lines for them (dependencies listed deepest last, as depmod)."""
     byname = {}
     for dirpath, _, files in os.walk(os.path.join(mroot, "kernel")):
@@ -91,7 +98,7 @@ def module_closure(mroot):
                 visit(d)
         return rel
 
-    for m in MODULES:
+    for m in modules:
         visit(m)
 
     def flat(rel, out):
@@ -133,7 +140,7 @@ def kernel_image(out, debs):
         # with a `build` symlink, plus ./boot/dtb/<vendor>/ on arm64.
         EXTRA_ENV[f"LKB_TEST_KERNEL_VERSION_{arch.upper()}"] = ver
         mroot = os.path.join(root, "lib", "modules", ver)
-        mods, dep = module_closure(mroot)
+        mods, dep = module_closure(mroot, MODULES[arch])
         kt = Tar().dir(".").dir("./lib").dir("./lib/modules")
         mdir = f"./lib/modules/{ver}"
         kt.dir(mdir).symlink(f"{mdir}/build", f"/usr/src/linux-headers-{ver}")
@@ -155,7 +162,7 @@ def kernel_image(out, debs):
         if arch == "arm64":
             kt.dir("./boot").dir("./boot/dtb").dir("./boot/dtb/broadcom")
             dtbdir = os.path.join(root, "usr", "lib", "linux-image-" + ver, "broadcom")
-            for dtb in RPI3_DTBS:
+            for dtb in rpi3_dtbs(dtbdir):
                 kt.file("./boot/dtb/broadcom/" + dtb, read(os.path.join(dtbdir, dtb)))
         # The image root, sorted like LinuxKit's (only kernel, kernel.tar and
         # a configured ucode are consumed; the rest must be ignored).
@@ -191,6 +198,11 @@ for d in onboot onshutdown services; do
   [ -d /containers/$d ] && echo "lkb-containers $d: $(/bin/busybox ls /containers/$d | /bin/busybox tr '\\n' ' ')"
 done
 [ -f /etc/lkb-test-file ] && echo "lkb-file: $(/bin/busybox cat /etc/lkb-test-file)"
+# Device tree facts for the boot tests: the model, and any lkb-* property a
+# test put in (through the firmware's DT, an overlay, fdtput).
+for p in /proc/device-tree/model /proc/device-tree/lkb-*; do
+  [ -f "$p" ] && echo "lkb-dt $(/bin/busybox basename $p)=$(/bin/busybox tr -d '\\000' <$p)"
+done
 echo "{MARKER} done"
 /bin/busybox poweroff -f
 """
@@ -279,15 +291,42 @@ def amd64only_image(out, debs):
 
 # ----------------------------------------------------------- rpi3 assets --
 
+# A firmware overlay as config.txt's dtoverlay=lkb-test would apply it: a
+# property at the root that the boot test looks for in /proc/device-tree.
+# Debian's raspi-firmware ships no overlays/; this stands in for them.
+TEST_OVERLAY = """/dts-v1/;
+/plugin/;
+/ {
+\tcompatible = "brcm,bcm2837";
+\tfragment@0 {
+\t\ttarget-path = "/";
+\t\t__overlay__ {
+\t\t\tlkb-overlay = "applied";
+\t\t};
+\t};
+};
+"""
+
+
+def dtc_overlay(source):
+    try:
+        return subprocess.run(["dtc", "-@", "-q", "-I", "dts", "-O", "dtb", "-"], input=source.encode(),
+                              stdout=subprocess.PIPE, check=True).stdout
+    except FileNotFoundError:
+        sys.exit("mkimages: dtc not found (apt-get install device-tree-compiler)")
+
+
 def rpi3_assets_image(out, debs):
     """Raspberry Pi boot assets laid out as Debian installs them (arm64 only;
-    read by the rpi3 output format's assets-image option)."""
+    read by the rpi3 output format's assets-image option), plus a test
+    overlay in the firmware's overlays/."""
     fw, ub = "usr/lib/raspi-firmware", "usr/lib/u-boot/rpi_3"
     fw_root, ub_root = debs.root("arm64", "raspi-firmware"), debs.root("arm64", "u-boot-rpi")
     t = Tar().dir("usr").dir("usr/lib").dir(fw)
     for f in ("bootcode.bin", "start.elf", "fixup.dat", "start_cd.elf", "fixup_cd.dat",
               "start_x.elf", "fixup_x.dat"):
         t.file(f"{fw}/{f}", read(os.path.join(fw_root, fw, f)))
+    t.dir(f"{fw}/overlays").file(f"{fw}/overlays/lkb-test.dtbo", dtc_overlay(TEST_OVERLAY))
     t.dir("usr/lib/u-boot").dir(ub).file(f"{ub}/u-boot.bin", read(os.path.join(ub_root, ub, "u-boot.bin")))
     lay = Layout(os.path.join(out, "rpi3-assets"))
     return lay.finish("1", [lay.image("arm64", [(t, "gzip")], {})])

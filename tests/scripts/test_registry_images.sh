@@ -147,8 +147,8 @@ for arch, (man, cfg) in multi("lkb-test/kernel", "6.1", env["LKB_TEST_KERNEL_DIG
         check(elf_machine(ko) == ELF_MACHINE[arch], f"{arch} loop.ko ELF machine {elf_machine(ko)}")
     boot = sorted(n for n in m if n.startswith("./boot"))
     if arch == "arm64":
-        want = ["./boot", "./boot/dtb", "./boot/dtb/broadcom", "./boot/dtb/broadcom/bcm2837-rpi-3-b-plus.dtb",
-                "./boot/dtb/broadcom/bcm2837-rpi-3-b.dtb"]
+        want = ["./boot", "./boot/dtb", "./boot/dtb/broadcom"] + [
+            f"./boot/dtb/broadcom/bcm2837-rpi-{b}.dtb" for b in ("3-a-plus", "3-b-plus", "3-b", "cm3-io3", "zero-2-w")]
         if check(boot == want, f"arm64 kernel.tar boot entries: {boot}"):
             for d in want[3:]:
                 check(kt.extractfile(d).read()[:4] == b"\xd0\x0d\xfe\xed", f"{d} is a flattened device tree")
@@ -199,6 +199,8 @@ for arch, (man, cfg) in index("lkb-test/rpi3-assets", "1", env["LKB_TEST_RPI3_AS
     for n in ("usr/lib/raspi-firmware/bootcode.bin", "usr/lib/raspi-firmware/start.elf",
               "usr/lib/raspi-firmware/fixup.dat", "usr/lib/u-boot/rpi_3/u-boot.bin"):
         check(n in f and len(f[n][1]) > 1000, f"rpi3-assets has {n}")
+    n = "usr/lib/raspi-firmware/overlays/lkb-test.dtbo"
+    check(n in f and f[n][1][:4] == b"\xd0\x0d\xfe\xed", f"rpi3-assets has the overlay {n}")
 
 # layers: flatten with OCI semantics and compare with layers-expected.txt
 def clean(n):

@@ -94,7 +94,7 @@ if [ -f "$LKB_BINARY_DIR/plugins/rpi3.so" ]; then
     -format-opt assets-image="$LKB_TEST_RPI3_ASSETS" -dir "$TMP/o" -name pi "$TMP/sys.yml"
   [ -s "$TMP/o/pi.tar" ] || fail "rpi3 alone: no pi.tar"
   expect_rc 2 "$LKB_BIN" build -cache "$C" -format rpi3,rpi3-img -arch arm64 -format-opt rpi3.data-size=1G "$TMP/sys.yml"
-  expect_in "$TMP/err" "format rpi3 has no option 'data-size' (rpi3 accepts firmware-dir (string), uboot-dir (string), assets-image (string))"
+  expect_in "$TMP/err" "format rpi3 has no option 'data-size' (rpi3 accepts firmware-dir (string), uboot-dir (string), assets-image (string), config-txt-file (string), config-txt-append (string))"
 fi
 
 # --- rootfs tar only on request; timestamp and seed -------------------------

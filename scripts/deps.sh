@@ -15,6 +15,8 @@ PKGS=(
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs
   # rpi3: the test overlay (dtc) and firmware device trees (fdtput, fdtoverlay)
   device-tree-compiler
+  # EFI System Partitions (toolkit efi, raw/iso plugins) and their boot tests
+  systemd-boot-efi ovmf qemu-efi-aarch64
 )
 
 missing=()

@@ -261,6 +261,7 @@ static int out_tar_kernel_initrd(struct build *b, struct lkb_error *err)
         rc = out_open(b, path, &f, err);
     struct lkb_tree t;
     lkb_tree_init(&t, LKB_DEFAULT_MTIME);
+    t.root.omit = true; /* four files, not a root file system */
     char *initrd = NULL;
     size_t ilen = 0;
     if (rc == 0)

@@ -23,6 +23,29 @@ static struct link_group *group_of(struct link_group *g, size_t n, const struct 
     return NULL;
 }
 
+static int64_t clamp(int64_t mtime, int64_t mtime_clamp)
+{
+    return mtime_clamp >= 0 && mtime > mtime_clamp ? mtime_clamp : mtime;
+}
+
+static int write_root(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
+                      int64_t mtime_clamp, struct lkb_error *err)
+{
+    archive_entry_set_pathname(e, ".");
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_perm(e, t->root.mode);
+    archive_entry_set_uid(e, t->root.uid);
+    archive_entry_set_gid(e, t->root.gid);
+    archive_entry_set_mtime(e, clamp(t->root.mtime, mtime_clamp), 0);
+    archive_entry_set_nlink(e, 2);
+    archive_entry_set_ino64(e, 1);
+    archive_entry_set_size(e, 0);
+    if (archive_write_header(a, e) < ARCHIVE_WARN)
+        return lkb_error_set(err, LKB_ERR_BUILD, "writing the root entry: %s",
+                             archive_error_string(a));
+    return 0;
+}
+
 int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_fn skip,
                            void *ctx, int64_t mtime_clamp, struct lkb_error *err)
 {
@@ -50,8 +73,8 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
     }
 
     struct archive_entry *e = archive_entry_new();
-    int rc = 0;
-    int64_t ino = 1;
+    int rc = t->root.omit ? 0 : write_root(t, a, e, mtime_clamp, err);
+    int64_t ino = 2;
     for (size_t i = 0; i < t->n && rc == 0; i++) {
         struct lkb_node *n = &t->nodes[i];
         if (n->removed || (skip && skip(n, ctx)))
@@ -60,15 +83,12 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
         archive_entry_set_pathname(e, n->path);
         archive_entry_set_uid(e, n->uid);
         archive_entry_set_gid(e, n->gid);
-        int64_t mt = n->mtime;
-        if (mtime_clamp >= 0 && mt > mtime_clamp)
-            mt = mtime_clamp;
-        archive_entry_set_mtime(e, mt, 0);
+        archive_entry_set_mtime(e, clamp(n->mtime, mtime_clamp), 0);
         archive_entry_set_perm(e, n->mode);
         archive_entry_set_nlink(e, n->type == LKB_NODE_DIR ? 2 : 1);
         /* Deterministic inode numbers: never the host's. */
         archive_entry_set_ino64(e, ino++);
-        const void *data = NULL;
+        const unsigned char *data = NULL;
         size_t size = 0;
         struct link_group *g = NULL;
         switch (n->type) {

@@ -84,6 +84,18 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
         return -1;
     }
     int rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
+    /* The image's own "./" entry lands on prefix + "." (LinuxKit emits it
+     * there), i.e. the root itself for init images. */
+    if (rc == 0 && t.root.from_image) {
+        if (!*prefix) {
+            bool omit = root->root.omit;
+            root->root = t.root;
+            root->root.omit = omit;
+        } else {
+            rc = lkb_tree_add_dir(root, prefix, t.root.mode, t.root.uid, t.root.gid,
+                                  t.root.mtime, err);
+        }
+    }
     int had_mtab = 0;
     for (size_t i = 0; rc == 0 && i < t.n; i++) {
         struct lkb_node *src = &t.nodes[i];

@@ -94,9 +94,21 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
     if (!raw)
         return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: entry without a name", what);
     char *path;
-    /* "./" alone is the root itself: nothing to place. */
-    if (strcmp(raw, ".") == 0 || strcmp(raw, "./") == 0 || strcmp(raw, "/") == 0)
+    /* "./" alone is the root itself: only its metadata is kept. */
+    if (strcmp(raw, ".") == 0 || strcmp(raw, "./") == 0 || strcmp(raw, "/") == 0) {
+        if (archive_entry_filetype(e) != AE_IFDIR)
+            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: the root entry %s is not a "
+                                 "directory", what, raw);
+        t->root = (struct lkb_root_entry){
+            .mode = archive_entry_perm(e) & 07777,
+            .uid = (uint32_t)archive_entry_uid(e),
+            .gid = (uint32_t)archive_entry_gid(e),
+            .mtime = archive_entry_mtime(e),
+            .from_image = true,
+            .omit = t->root.omit,
+        };
         return 0;
+    }
     if (lkb_tree_clean_path(raw, &path, err) < 0)
         return lkb_error_prefix(err, "layer %s: ", what);
 

@@ -50,6 +50,7 @@ void lkb_tree_init(struct lkb_tree *t, int64_t default_mtime)
 {
     memset(t, 0, sizeof *t);
     t->default_mtime = default_mtime;
+    t->root = (struct lkb_root_entry){.mode = 0755, .mtime = default_mtime};
 }
 
 void lkb_tree_free(struct lkb_tree *t)

@@ -36,7 +36,21 @@ struct lkb_node {
     bool removed; /* tombstone, skipped on output */
 };
 
+/* The root directory's own entry ("."), written first by the archive
+ * writers: without it the kernel leaves the initramfs root at its tmpfs
+ * default 1777, and LinuxKit's init copies that mode onto the real root.
+ * 0755 root:root with the default mtime unless an image's layer or
+ * kernel.tar carries a "./" entry; then, as in LinuxKit, the last such
+ * entry wins. */
+struct lkb_root_entry {
+    uint32_t mode, uid, gid;
+    int64_t mtime;
+    bool from_image; /* set by a "./" entry */
+    bool omit;       /* archives that are not a root file system */
+};
+
 struct lkb_tree {
+    struct lkb_root_entry root;
     struct lkb_node *nodes;
     size_t n, cap;
     size_t *slots; /* open-addressing hash of live node indices (+1; 0 = empty) */
@@ -44,6 +58,7 @@ struct lkb_tree {
     int64_t default_mtime; /* for implicitly created parents */
 };
 
+/* An empty tree whose root entry is 0755 root:root at default_mtime. */
 void lkb_tree_init(struct lkb_tree *t, int64_t default_mtime);
 void lkb_tree_free(struct lkb_tree *t);
 

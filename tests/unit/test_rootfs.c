@@ -208,3 +208,17 @@ Test(rootfs, tree_keeps_insertion_order_and_parents_first)
     cr_assert_null(lkb_tree_get(&t, "a/b/c"));
     cr_assert_not_null(lkb_tree_get(&t, "a/z"));
 }
+
+Test(rootfs, root_entry_sets_root_metadata_and_must_be_a_directory)
+{
+    cr_assert_eq(t.root.mode, 0755);
+    cr_assert(!t.root.from_image);
+    const char *l[] = {"d ./", NULL};
+    cr_assert_eq(apply(&t, l, 0, &err), 0, "%s", err.msg);
+    cr_assert(t.root.from_image);
+    cr_assert_eq(t.root.mtime, 1000);
+    cr_assert_eq(t.n, 0, "the root is not a tree node");
+    const char *bad[] = {"f . x", NULL};
+    cr_assert_eq(apply(&t, bad, 0, &err), -1);
+    cr_assert(strstr(err.msg, "root entry . is not a directory"), "%s", err.msg);
+}

@@ -46,6 +46,10 @@ struct sink {
 static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     struct sink *s = ctx;
+    if (!s->lz4 && !s->gz) {
+        archive_set_error(a, EIO, "compressor already closed");
+        return -1;
+    }
     int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, s->err)
                     : lkb_pgzip_write(s->gz, buf, len, s->err);
     if (rc < 0) {
@@ -117,16 +121,18 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     }
     int failed = lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0;
     if (!failed && archive_write_close(a) != ARCHIVE_OK)
-        failed = lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path,
-                               archive_error_string(a));
+        failed = lkb_error_set(err, LKB_ERR_BUILD, "%s",
+                               archive_error_string(a) ? archive_error_string(a) : "close failed");
+    /* Free the archive while the sink is still alive: after a failure,
+     * archive_write_free() closes, and closing flushes through sink_cb. */
+    archive_write_free(a);
     struct lkb_error ignored;
     if (sink_finish(&sink, failed ? &ignored : err) < 0)
         failed = 1;
     if (failed) {
-        archive_write_free(a);
+        lkb_error_prefix(err, "initrd %s: ", path);
         lkb_atomic_file_abort(&f);
         return -1;
     }
-    archive_write_free(a);
     return lkb_atomic_file_commit(&f, err);
 }

@@ -28,6 +28,20 @@ static int64_t clamp(int64_t mtime, int64_t mtime_clamp)
     return mtime_clamp >= 0 && mtime > mtime_clamp ? mtime_clamp : mtime;
 }
 
+/* archive_write_data() takes at most INT_MAX bytes per call (libarchive
+ * caps it so its int-based filters cope): loop for files of 2 GiB+. */
+static int write_data(struct archive *a, const unsigned char *data, size_t size)
+{
+    while (size) {
+        la_ssize_t w = archive_write_data(a, data, size);
+        if (w <= 0)
+            return -1;
+        data += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
 static int write_root(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
                       int64_t mtime_clamp, struct lkb_error *err)
 {
@@ -132,9 +146,10 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
                                archive_error_string(a));
             break;
         }
-        if (size && archive_write_data(a, data, size) != (la_ssize_t)size)
+        if (size && write_data(a, data, size) < 0)
             rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
-                               archive_error_string(a));
+                               archive_error_string(a) ? archive_error_string(a)
+                                                       : "write failed");
     }
     archive_entry_free(e);
     free(groups);

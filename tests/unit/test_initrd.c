@@ -170,3 +170,86 @@ Test(initrd, tar_output_starts_with_the_root_entry_unless_omitted)
         free(p);
     }
 }
+
+static size_t count_entries(const char *d, const char *needle)
+{
+    size_t n = 0;
+    DIR *dp = opendir(d);
+    cr_assert_not_null(dp);
+    for (struct dirent *de; (de = readdir(dp));)
+        n += strstr(de->d_name, needle) != NULL;
+    closedir(dp);
+    return n;
+}
+
+/* Issue 15 item 1: a write failure in the middle of a gzip or lz4 initrd
+ * crashed (the compressor was freed before libarchive flushed through it)
+ * and left the temporary file. A file size limit plays the full disk. */
+Test(initrd, write_failure_is_an_error_not_a_crash, .timeout = 60)
+{
+    size_t big = 8u << 20;
+    unsigned char *noise = malloc(big);
+    cr_assert_not_null(noise);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < big; i++) {
+        x = x * 1103515245u + 12345u;
+        noise[i] = (unsigned char)(x >> 23);
+    }
+    cr_assert_eq(lkb_tree_add_file(&t, "noise", noise, big, 0644, 0, 0, 0, &err), 0);
+    free(noise);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {1 << 20, 1 << 20};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    static const enum lkb_initrd_compression comps[] = {LKB_INITRD_GZIP, LKB_INITRD_LZ4,
+                                                         LKB_INITRD_ZSTD, LKB_INITRD_NONE};
+    for (size_t i = 0; i < 4; i++) {
+        char *p = path_in_dir("full.img");
+        lkb_error_clear(&err);
+        cr_assert_eq(lkb_initrd_write(&t, p, comps[i], NULL, 0, -1, &err), -1,
+                     "compression %zu succeeded past the limit", i);
+        cr_assert(strstr(err.msg, "full.img"), "error does not name the file: %s", err.msg);
+        cr_assert_eq(access(p, F_OK), -1, "partial initrd left behind");
+        cr_assert_eq(count_entries(dir, ".tmp-"), 0, "temporary file left behind");
+        free(p);
+    }
+}
+
+/* Counts what a writer produces without storing it. */
+static la_ssize_t count_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    (void)a, (void)buf;
+    *(uint64_t *)ctx += len;
+    return (la_ssize_t)len;
+}
+
+/* Issue 15 item 2: archive_write_data() takes at most INT_MAX bytes per
+ * call. A 2 GiB + 1 MiB file of zeros, mapped without memory behind it. */
+Test(initrd, files_of_2_gib_and_more_are_written_whole, .timeout = 120)
+{
+    size_t size = (2ull << 30) + (1u << 20);
+    void *zeros = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    cr_assert_neq(zeros, MAP_FAILED);
+    cr_assert_eq(lkb_tree_add_file(&t, "small", "s", 1, 0644, 0, 0, 0, &err), 0);
+    struct lkb_node *n = lkb_tree_get(&t, "small");
+    unsigned char *own = n->blob->data;
+    n->blob->data = zeros;
+    n->blob->size = size;
+    for (int tar = 0; tar < 2; tar++) {
+        uint64_t total = 0;
+        struct archive *a = archive_write_new();
+        if (tar)
+            archive_write_set_format_pax_restricted(a);
+        else
+            archive_write_set_format_cpio_newc(a);
+        archive_write_set_bytes_in_last_block(a, 1);
+        cr_assert_eq(archive_write_open2(a, &total, NULL, count_cb, NULL, NULL), ARCHIVE_OK);
+        cr_assert_eq(lkb_tree_write_archive(&t, a, NULL, NULL, -1, &err), 0, "%s", err.msg);
+        cr_assert_eq(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        cr_assert_geq(total, (uint64_t)size, "%s: only %llu bytes", tar ? "tar" : "cpio",
+                      (unsigned long long)total);
+    }
+    n->blob->data = own;
+    n->blob->size = 1;
+    munmap(zeros, size);
+}

@@ -22,6 +22,7 @@
 #include "rootfs/image.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/str.h"
 
 struct pulled {
     char *text; /* image string as written in the YAML */
@@ -363,7 +364,8 @@ static int host_extract_dir(void *ctx, const char *image, const char *path, cons
         if (!*rel)
             continue;
         char out[8192];
-        snprintf(out, sizeof out, "%s/%s", dest, rel);
+        if ((rc = lkb_strf_buf(out, sizeof out, err, "%s/%s", dest, rel)) < 0)
+            break;
         if (n->type == LKB_NODE_DIR)
             rc = lkb_fs_mkdir_p(out, 0755, err);
         else if (n->type == LKB_NODE_FILE)
@@ -384,9 +386,10 @@ static int out_plugin(struct build *b, const struct lkb_planned_format *pf, stru
     char *initrd = NULL, kpath[4096], tarpath[4096], dtbdir[4096];
     int rc = initrd_file(b, &initrd, err);
     const struct lkb_node *k = boot_file(b, "boot/kernel"), *c = boot_file(b, "boot/cmdline");
-    snprintf(kpath, sizeof kpath, "%s/kernel", b->tmpdir);
-    snprintf(tarpath, sizeof tarpath, "%s/rootfs.tar", b->tmpdir);
-    snprintf(dtbdir, sizeof dtbdir, "%s/dtb", b->tmpdir);
+    if (rc == 0 && (lkb_strf_buf(kpath, sizeof kpath, err, "%s/kernel", b->tmpdir) < 0 ||
+                    lkb_strf_buf(tarpath, sizeof tarpath, err, "%s/rootfs.tar", b->tmpdir) < 0 ||
+                    lkb_strf_buf(dtbdir, sizeof dtbdir, err, "%s/dtb", b->tmpdir) < 0))
+        rc = -1;
     if (rc == 0 && k && access(kpath, F_OK) != 0)
         rc = lkb_fs_write_atomic(kpath, k->blob->data, k->blob->size, 0644, err);
     if (rc == 0 && access(tarpath, F_OK) != 0) {
@@ -407,7 +410,8 @@ static int out_plugin(struct build *b, const struct lkb_planned_format *pf, stru
         if (n->removed || n->type != LKB_NODE_FILE || strncmp(n->path, "boot/dtb/", 9) != 0)
             continue;
         char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dtbdir, n->path + 9);
+        if ((rc = lkb_strf_buf(p, sizeof p, err, "%s/%s", dtbdir, n->path + 9)) < 0)
+            break;
         char *slash = strrchr(p, '/');
         *slash = '\0';
         rc = lkb_fs_mkdir_p(p, 0755, err);

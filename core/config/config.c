@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/internal.h"
 #include "oci/oci.h"
@@ -394,25 +395,8 @@ int lkb_config_load_file(struct lkb_config *cfg, const char *path, struct lkb_er
     char *data = NULL;
     size_t len = 0;
     if (strcmp(path, "-") == 0) {
-        size_t cap = 65536;
-        data = malloc(cap + 1);
-        size_t r;
-        while (data && (r = fread(data + len, 1, cap - len, stdin)) > 0) {
-            len += r;
-            if (len == cap) {
-                char *n = realloc(data, cap * 2 + 1);
-                if (!n) {
-                    free(data);
-                    data = NULL;
-                    break;
-                }
-                data = n;
-                cap *= 2;
-            }
-        }
-        if (!data)
-            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading stdin");
-        data[len] = '\0';
+        if (lkb_fs_read_fd(STDIN_FILENO, 65536, "stdin", &data, &len, err) < 0)
+            return -1;
     } else if (lkb_fs_read_file(path, &data, &len, err) < 0) {
         err->kind = LKB_ERR_CONFIG;
         return -1;

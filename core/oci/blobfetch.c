@@ -68,7 +68,7 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
     const char *auth;
     if (oci_auth_header(c, j->reg, j->repo, &auth, err) < 0)
         return -1;
-    char *url = oci_strdup_printf("%s/v2/%s/blobs/%s", j->reg->base, j->repo, j->digest);
+    char *url = lkb_strf("%s/v2/%s/blobs/%s", j->reg->base, j->repo, j->digest);
     t->easy = curl_easy_init();
     if (!url || !t->easy) {
         free(url);

@@ -9,7 +9,7 @@
 #include "oci/internal.h"
 #include "util/fs.h"
 
-static char *index_path(struct lkb_cache *c) { return oci_strdup_printf("%s/index.json", c->dir); }
+static char *index_path(struct lkb_cache *c) { return lkb_strf("%s/index.json", c->dir); }
 
 int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
 {
@@ -44,7 +44,7 @@ int oci_index_save(struct lkb_cache *c, json_t *idx, struct lkb_error *err)
      * oci-layout with 4; match it so LinuxKit and lkb can share a cache. */
     char *text = json_dumps(idx, JSON_INDENT(3));
     char *p = index_path(c);
-    char *l = oci_strdup_printf("%s/oci-layout", c->dir);
+    char *l = lkb_strf("%s/oci-layout", c->dir);
     static const char layout[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
     int rc;
     if (!text || !p || !l)
@@ -154,7 +154,7 @@ int lkb_cache_list(struct lkb_cache *c, struct lkb_cache_entry **out, size_t *n,
         if (json_is_object(p)) {
             const char *os = oci_json_str(p, "os"), *arch = oci_json_str(p, "architecture");
             const char *var = oci_json_str(p, "variant");
-            e[k].platform = oci_strdup_printf("%s/%s%s%s", os ? os : "", arch ? arch : "",
+            e[k].platform = lkb_strf("%s/%s%s%s", os ? os : "", arch ? arch : "",
                                               var ? "/" : "", var ? var : "");
         }
         k++;

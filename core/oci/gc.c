@@ -95,7 +95,7 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
         snprintf(digest, sizeof digest, "sha256:%s", e->d_name);
         if (live && set_has(live, digest))
             continue;
-        char *p = oci_strdup_printf("%s/%s", dir, e->d_name);
+        char *p = lkb_strf("%s/%s", dir, e->d_name);
         struct stat st;
         if (p && lstat(p, &st) == 0 && unlink(p) == 0) {
             (*blobs)++;

@@ -9,6 +9,7 @@
 #include "oci/digest.h"
 #include "oci/oci.h"
 #include "util/error.h"
+#include "util/str.h"
 
 #define OCI_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -116,7 +117,6 @@ void oci_progress_done(struct oci_progress *p, size_t slot, bool cached);
 void oci_progress_free(struct oci_progress *p);
 
 /* ---- small helpers ---- */
-char *oci_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *oci_json_str(json_t *obj, const char *key);
 int64_t oci_json_int(json_t *obj, const char *key, int64_t dflt);
 

@@ -268,8 +268,8 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
     int rc = -1;
     for (int s = 0; s < 2 && schemes[s]; s++) {
         free(r->base);
-        r->base = oci_strdup_printf("%s://%s", schemes[s], r->host);
-        char *url = oci_strdup_printf("%s/v2/", r->base);
+        r->base = lkb_strf("%s://%s", schemes[s], r->host);
+        char *url = lkb_strf("%s/v2/", r->base);
         if (!r->base || !url) {
             free(url);
             rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
@@ -359,17 +359,17 @@ static int fetch_token(struct oci_client *c, struct oci_registry *r, const char 
                              r->host);
     if (load_creds(r, err) < 0)
         return -1;
-    char *scope_default = oci_strdup_printf("repository:%s:pull", repo);
+    char *scope_default = lkb_strf("repository:%s:pull", repo);
     const char *scope = ch->scope ? ch->scope : scope_default;
     char *esc_scope = curl_easy_escape(c->easy, scope ? scope : "", 0);
     char *esc_service = ch->service ? curl_easy_escape(c->easy, ch->service, 0) : NULL;
-    char *url = oci_strdup_printf("%s%sscope=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
+    char *url = lkb_strf("%s%sscope=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
                                   esc_scope ? esc_scope : "", esc_service ? "&service=" : "",
                                   esc_service ? esc_service : "");
     curl_free(esc_scope);
     curl_free(esc_service);
     free(scope_default);
-    char *userpwd = r->user ? oci_strdup_printf("%s:%s", r->user, r->secret) : NULL;
+    char *userpwd = r->user ? lkb_strf("%s:%s", r->user, r->secret) : NULL;
     struct oci_response resp = {0};
     char errbuf[CURL_ERROR_SIZE];
     int rc = -1;
@@ -420,7 +420,7 @@ static int fetch_token(struct oci_client *c, struct oci_registry *r, const char 
         t->header = NULL;
     }
     free(t->header);
-    t->header = oci_strdup_printf("Authorization: Bearer %s", tok);
+    t->header = lkb_strf("Authorization: Bearer %s", tok);
     json_decref(j);
     rc = t->repo && t->header ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
 out:
@@ -458,7 +458,7 @@ int oci_auth_header(struct oci_client *c, struct oci_registry *r, const char *re
             r->tokens = n;
             t = &r->tokens[r->n_tokens++];
             t->repo = strdup("");
-            t->header = oci_strdup_printf("Authorization: %s", b);
+            t->header = lkb_strf("Authorization: %s", b);
             free(b);
         }
         *header = t->header;
@@ -504,8 +504,8 @@ int oci_auth_refresh(struct oci_client *c, struct oci_registry *r, const char *r
 int oci_request(struct oci_client *c, struct oci_registry *r, const char *repo, const char *path,
                 const char *accept, struct oci_response *resp, struct lkb_error *err)
 {
-    char *url = oci_strdup_printf("%s%s", r->base, path);
-    char *accept_hdr = accept ? oci_strdup_printf("Accept: %s", accept) : NULL;
+    char *url = lkb_strf("%s%s", r->base, path);
+    char *accept_hdr = accept ? lkb_strf("Accept: %s", accept) : NULL;
     if (!url || (accept && !accept_hdr)) {
         free(url);
         free(accept_hdr);

@@ -1,10 +1,12 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "util/fs.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +40,14 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/%s.XXXXXX", tmp, prefix);
-    if (!mkdtemp(buf))
-        return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
-    if (!(*out = strdup(buf))) {
-        rmdir(buf);
+    char *buf = lkb_strf("%s/%s.XXXXXX", tmp, prefix);
+    if (!buf)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (!mkdtemp(buf)) {
+        free(buf);
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
     }
+    *out = buf;
     return 0;
 }
 
@@ -160,32 +162,64 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
 
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. Only regular
+     * files are read: a FIFO or /dev/zero would block or never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", path);
-    size_t cap = 8192, len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "opening %s", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_IO, "%s is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_IO, "%s is too large", path);
+    }
+    int rc = lkb_fs_read_fd(fd, (size_t)st.st_size, path, data, size, err);
+    close(fd);
+    return rc;
+}
+
+int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
+                   struct lkb_error *err)
+{
+    /* Sized from the hint, grown as needed. */
+    size_t cap = hint + 1, len = 0;
     char *buf = malloc(cap + 1);
+    int e = 0;
     while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, fp);
-        len += r;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
             break;
         }
-        buf = nb;
-        cap *= 2;
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
     }
-    int failed = ferror(fp);
-    fclose(fp);
     if (!buf)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading %s", path);
-    if (failed) {
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading %s", what);
+    if (e) {
         free(buf);
-        return lkb_error_set(err, LKB_ERR_IO, "error reading %s", path);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "reading %s", what);
     }
     buf[len] = '\0';
     *data = buf;

@@ -29,8 +29,14 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
 int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
                      struct lkb_error *err);
 
-/* Read a whole file; *data is malloc'd and NUL-terminated (not counted). */
+/* Read a whole regular file (anything else, a FIFO or a device, is refused
+ * with an error naming it); *data is malloc'd and NUL-terminated (not
+ * counted). */
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err);
+
+/* Read fd to its end (hint: the expected size); like lkb_fs_read_file. */
+int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
+                   struct lkb_error *err);
 
 /* An output file being written: data goes to "<path>.tmp-XXXXXX" in the
  * same directory; commit renames it into place, abort removes it, so a

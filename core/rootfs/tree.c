@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memrchr */
 #include "rootfs/tree.h"
 
 #include <stdlib.h>
@@ -173,28 +174,65 @@ static int append(struct lkb_tree *t, struct lkb_node *n)
     return 0;
 }
 
+/* The deepest existing ancestor of path (NULL: none). *cut is set to the
+ * length of its name. Every live node's ancestors are live directories
+ * (parents are inserted first and removal takes whole subtrees), so the
+ * walk stops at the first one found: a deep path costs one lookup per
+ * missing level, not one per level (issue 15: cubic time in depth). */
+static struct lkb_node *nearest_ancestor(struct lkb_tree *t, char *path, size_t *cut)
+{
+    for (char *s = strrchr(path, '/'); s; s = memrchr(path, '/', (size_t)(s - path))) {
+        *s = '\0';
+        struct lkb_node *p = lkb_tree_get(t, path);
+        *s = '/';
+        if (p) {
+            *cut = (size_t)(s - path);
+            return p;
+        }
+    }
+    *cut = 0;
+    return NULL;
+}
+
+struct lkb_node *lkb_tree_nearest_ancestor(struct lkb_tree *t, const char *path, char **name)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return NULL;
+    size_t cut;
+    struct lkb_node *p = nearest_ancestor(t, copy, &cut);
+    if (p && name) {
+        copy[cut] = '\0';
+        *name = copy;
+    } else {
+        free(copy);
+    }
+    return p;
+}
+
 static int ensure_parents(struct lkb_tree *t, const char *path, struct lkb_error *err)
 {
     char *copy = strdup(path);
     if (!copy)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
+    size_t cut;
+    struct lkb_node *p = nearest_ancestor(t, copy, &cut);
+    if (p && p->type != LKB_NODE_DIR) {
+        copy[cut] = '\0';
+        int rc = lkb_error_set(err, LKB_ERR_BUILD, "cannot create %s: %s is not a directory%s",
+                               path, copy, p->type == LKB_NODE_SYMLINK ? " (it is a symlink)" : "");
+        free(copy);
+        return rc;
+    }
+    /* Create the missing levels below it, top down. */
+    for (char *s = strchr(copy + cut + (p ? 1 : 0), '/'); s; s = strchr(s + 1, '/')) {
         *s = '\0';
-        struct lkb_node *p = lkb_tree_get(t, copy);
-        if (p && p->type != LKB_NODE_DIR) {
-            int rc = lkb_error_set(err, LKB_ERR_BUILD, "cannot create %s: %s is not a directory%s",
-                                   path, copy,
-                                   p->type == LKB_NODE_SYMLINK ? " (it is a symlink)" : "");
+        struct lkb_node d = {.type = LKB_NODE_DIR, .mode = 0755, .mtime = t->default_mtime,
+                             .layer = t->layer};
+        if (!(d.path = strdup(copy)) || append(t, &d) < 0) {
+            free(d.path);
             free(copy);
-            return rc;
-        }
-        if (!p) {
-            struct lkb_node d = {.type = LKB_NODE_DIR, .mode = 0755, .mtime = t->default_mtime};
-            if (!(d.path = strdup(copy)) || append(t, &d) < 0) {
-                free(d.path);
-                free(copy);
-                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-            }
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         }
         *s = '/';
     }
@@ -219,16 +257,41 @@ bool lkb_tree_remove(struct lkb_tree *t, const char *path)
     return any;
 }
 
-void lkb_tree_clear_dir(struct lkb_tree *t, const char *path, bool (*keep)(const char *, void *),
-                        void *ctx)
+static bool is_below(const char *p, const char *dir, size_t len)
+{
+    return !len || (strncmp(p, dir, len) == 0 && p[len] == '/');
+}
+
+void lkb_tree_clear_dir(struct lkb_tree *t, const char *path,
+                        bool (*keep)(const struct lkb_node *, void *), void *ctx)
 {
     size_t len = strlen(path);
+    /* A kept entry keeps its ancestors: mark them first (the walk stops at
+     * an ancestor already marked, so this is linear in the kept entries). */
+    for (size_t i = 0; keep && i < t->n; i++) {
+        struct lkb_node *n = &t->nodes[i];
+        if (n->removed || !is_below(n->path, path, len) || !keep(n, ctx))
+            continue;
+        n->mark = true;
+        char *copy = strdup(n->path);
+        for (char *s = copy ? strrchr(copy, '/') : NULL; s && (size_t)(s - copy) > len;
+             s = memrchr(copy, '/', (size_t)(s - copy))) {
+            *s = '\0';
+            struct lkb_node *p = lkb_tree_get(t, copy);
+            if (!p || p->mark)
+                break;
+            p->mark = true;
+        }
+        free(copy);
+    }
     for (size_t i = 0; i < t->n; i++) {
         struct lkb_node *n = &t->nodes[i];
-        if (n->removed || strncmp(n->path, path, len) != 0 || n->path[len] != '/')
+        if (n->removed || !is_below(n->path, path, len))
             continue;
-        if (keep && keep(n->path, ctx))
+        if (n->mark) {
+            n->mark = false;
             continue;
+        }
         unindex(t, n->path);
         n->removed = true;
         lkb_blob_unref(n->blob);
@@ -246,11 +309,13 @@ int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err)
         old->uid = n->uid;
         old->gid = n->gid;
         old->mtime = n->mtime;
+        old->layer = t->layer;
         node_release(n);
         return 0;
     }
     if (old)
         lkb_tree_remove(t, n->path);
+    n->layer = t->layer;
     if (append(t, n) < 0)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     return 0;

@@ -34,6 +34,8 @@ struct lkb_node {
     char *link;            /* SYMLINK target, as written */
     uint32_t rdev_major, rdev_minor;
     bool removed; /* tombstone, skipped on output */
+    bool mark;    /* scratch for lkb_tree_clear_dir */
+    uint32_t layer; /* lkb_tree.layer when placed (or re-placed) */
 };
 
 /* The root directory's own entry ("."), written first by the archive
@@ -56,6 +58,7 @@ struct lkb_tree {
     size_t *slots; /* open-addressing hash of live node indices (+1; 0 = empty) */
     size_t n_slots, n_live;
     int64_t default_mtime; /* for implicitly created parents */
+    uint32_t layer;        /* the layer being applied, stamped on new nodes */
 };
 
 /* An empty tree whose root entry is 0755 root:root at default_mtime. */
@@ -69,6 +72,10 @@ int lkb_tree_clean_path(const char *in, char **out, struct lkb_error *err);
 
 struct lkb_node *lkb_tree_get(struct lkb_tree *t, const char *path);
 
+/* The deepest existing ancestor of path, or NULL. With name, *name is set
+ * to its path (malloc'd). */
+struct lkb_node *lkb_tree_nearest_ancestor(struct lkb_tree *t, const char *path, char **name);
+
 /* Insert or replace the entry at n->path (already cleaned; ownership of
  * path, link and the blob reference moves to the tree). A directory over a
  * directory keeps its position and takes the new metadata; anything else
@@ -79,9 +86,10 @@ int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err);
 /* Remove path and everything below it. Returns whether anything existed. */
 bool lkb_tree_remove(struct lkb_tree *t, const char *path);
 
-/* Remove everything below path (keeping path). */
-void lkb_tree_clear_dir(struct lkb_tree *t, const char *path, bool (*keep)(const char *, void *),
-                        void *ctx);
+/* Remove everything below path (keeping path; "" is the root), except
+ * the entries keep() accepts and their ancestors. */
+void lkb_tree_clear_dir(struct lkb_tree *t, const char *path,
+                        bool (*keep)(const struct lkb_node *, void *), void *ctx);
 
 /* Helpers for generated entries. */
 int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32_t uid,

@@ -105,11 +105,16 @@ static int file_entry_at(struct lkb_tree *root, const struct lkb_config *cfg, co
             } else if (meta) {
                 rc = lkb_config_metadata(cfg, meta, &data, &len, err);
             } else if (source) {
-                rc = lkb_fs_read_file(spath, &data, &len, err);
+                struct lkb_blob *blob; /* large files spill to a scratch file */
+                rc = lkb_blob_read_file(spath, &blob, err);
                 if (rc < 0)
                     lkb_error_prefix(err, "%s: file %s: ", where, path);
+                else
+                    rc = lkb_tree_add_blob(root, clean, blob, mode, uid, gid, LKB_DEFAULT_MTIME,
+                                           err);
+                lkb_blob_unref(blob);
             }
-            if (rc == 0)
+            if (rc == 0 && !source)
                 rc = lkb_tree_add_file(root, clean, data, len, mode, uid, gid, LKB_DEFAULT_MTIME,
                                        err);
             free(data);

@@ -214,16 +214,6 @@ static int initrd_file(struct build *b, char **path, struct lkb_error *err)
     return lkb_initrd_write(&b->root, *path, comp, NULL, 0, b->clamp, err);
 }
 
-static int copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
-{
-    char *data;
-    size_t len;
-    if (lkb_fs_read_file(src, &data, &len, err) < 0)
-        return -1;
-    int rc = lkb_fs_write_all(fd, data, len, dst, err);
-    free(data);
-    return rc;
-}
 
 static int out_kernel_initrd(struct build *b, struct lkb_error *err)
 {
@@ -241,7 +231,7 @@ static int out_kernel_initrd(struct build *b, struct lkb_error *err)
             rc = lkb_fs_write_all(f->fd, b->kernel.ucode->data, b->kernel.ucode->size, ipath,
                                   err);
         if (rc == 0)
-            rc = copy_into(f->fd, tmp, ipath, err);
+            rc = lkb_fs_copy_into(f->fd, tmp, ipath, err);
     }
     if (rc == 0 && c && c->blob->size)
         rc = out_bytes(b, cpath, c->blob->data, c->blob->size, err);
@@ -263,16 +253,15 @@ static int out_tar_kernel_initrd(struct build *b, struct lkb_error *err)
     struct lkb_tree t;
     lkb_tree_init(&t, LKB_DEFAULT_MTIME);
     t.root.omit = true; /* four files, not a root file system */
-    char *initrd = NULL;
-    size_t ilen = 0;
+    struct lkb_blob *initrd = NULL;
     if (rc == 0)
-        rc = lkb_fs_read_file(tmp, &initrd, &ilen, err);
+        rc = lkb_blob_map_file(tmp, &initrd, err);
     const struct lkb_node *k = boot_file(b, "boot/kernel"), *c = boot_file(b, "boot/cmdline");
     if (rc == 0 && k && k->blob->size)
         rc = lkb_tree_add_file(&t, "kernel", k->blob->data, k->blob->size, 0644, 0, 0,
                                LKB_DEFAULT_MTIME, err);
-    if (rc == 0 && ilen)
-        rc = lkb_tree_add_file(&t, "initrd.img", initrd, ilen, 0644, 0, 0, LKB_DEFAULT_MTIME, err);
+    if (rc == 0 && initrd->size)
+        rc = lkb_tree_add_blob(&t, "initrd.img", initrd, 0644, 0, 0, LKB_DEFAULT_MTIME, err);
     if (rc == 0 && c && c->blob->size)
         rc = lkb_tree_add_file(&t, "cmdline", c->blob->data, c->blob->size, 0644, 0, 0,
                                LKB_DEFAULT_MTIME, err);
@@ -293,7 +282,7 @@ static int out_tar_kernel_initrd(struct build *b, struct lkb_error *err)
     if (rc == 0)
         lkb_info("  %s", path);
     lkb_tree_free(&t);
-    free(initrd);
+    lkb_blob_unref(initrd);
     free(path);
     free(tmp);
     return rc;

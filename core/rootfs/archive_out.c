@@ -29,15 +29,19 @@ static int64_t clamp(int64_t mtime, int64_t mtime_clamp)
 }
 
 /* archive_write_data() takes at most INT_MAX bytes per call (libarchive
- * caps it so its int-based filters cope): loop for files of 2 GiB+. */
-static int write_data(struct archive *a, const unsigned char *data, size_t size)
+ * caps it so its int-based filters cope): loop for files of 2 GiB+. A
+ * mapped blob goes in 1 MiB steps, each released once written, so the
+ * pages of a large file do not stay in memory. */
+static int write_data(struct archive *a, const struct lkb_blob *b, size_t size)
 {
-    while (size) {
-        la_ssize_t w = archive_write_data(a, data, size);
+    size_t step = b->mapped ? LKB_BLOB_SPILL_MIN : size;
+    for (size_t off = 0; off < size;) {
+        size_t want = size - off < step ? size - off : step;
+        la_ssize_t w = archive_write_data(a, b->data + off, want);
         if (w <= 0)
             return -1;
-        data += w;
-        size -= (size_t)w;
+        lkb_blob_release(b, off, (size_t)w);
+        off += (size_t)w;
     }
     return 0;
 }
@@ -102,13 +106,11 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
         archive_entry_set_nlink(e, n->type == LKB_NODE_DIR ? 2 : 1);
         /* Deterministic inode numbers: never the host's. */
         archive_entry_set_ino64(e, ino++);
-        const unsigned char *data = NULL;
         size_t size = 0;
         struct link_group *g = NULL;
         switch (n->type) {
         case LKB_NODE_FILE:
             archive_entry_set_filetype(e, AE_IFREG);
-            data = n->blob->data;
             size = n->blob->size;
             g = n->blob->refs > 1 ? group_of(groups, n_groups, n->blob) : NULL;
             if (g) {
@@ -146,7 +148,7 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
                                archive_error_string(a));
             break;
         }
-        if (size && write_data(a, data, size) < 0)
+        if (size && write_data(a, n->blob, size) < 0)
             rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
                                archive_error_string(a) ? archive_error_string(a)
                                                        : "write failed");

@@ -32,20 +32,13 @@ static int check_parents(struct lkb_tree *t, const char *path, const char *what,
     return rc;
 }
 
-static int read_data(struct archive *a, struct lkb_blob *b, const char *what, const char *path,
-                     struct lkb_error *err)
+static long read_archive(void *ctx, void *buf, size_t len, struct lkb_error *err)
 {
-    size_t off = 0;
-    while (off < b->size) {
-        la_ssize_t r = archive_read_data(a, b->data + off, b->size - off);
-        if (r < 0)
-            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: reading %s: %s", what, path,
-                                 archive_error_string(a));
-        if (r == 0)
-            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s is truncated", what, path);
-        off += (size_t)r;
-    }
-    return 0;
+    struct archive *a = ctx;
+    la_ssize_t r = archive_read_data(a, buf, len);
+    if (r < 0)
+        return lkb_error_set(err, LKB_ERR_BUILD, "%s", archive_error_string(a));
+    return (long)r;
 }
 
 static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
@@ -155,15 +148,10 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
                                      raw);
             }
             n.type = LKB_NODE_FILE;
-            n.blob = lkb_blob_new(NULL, (size_t)size);
-            if (!n.blob) {
+            if (lkb_blob_read((size_t)size, read_archive, a, &n.blob, err) < 0) {
                 free(path);
-                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory for %s", raw);
-            }
-            if (read_data(a, n.blob, what, raw, err) < 0) {
-                lkb_blob_unref(n.blob);
-                free(path);
-                return -1;
+                err->kind = LKB_ERR_BUILD; /* the layer's fault, whatever failed */
+                return lkb_error_prefix(err, "layer %s: %s: ", what, raw);
             }
             break;
         }

@@ -1,8 +1,15 @@
 #define _GNU_SOURCE /* memrchr */
 #include "rootfs/tree.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
 
 struct lkb_blob *lkb_blob_new(const void *data, size_t size)
 {
@@ -33,9 +40,142 @@ struct lkb_blob *lkb_blob_ref(struct lkb_blob *b)
 void lkb_blob_unref(struct lkb_blob *b)
 {
     if (b && --b->refs == 0) {
-        free(b->data);
+        if (b->mapped)
+            munmap(b->data, b->size);
+        else
+            free(b->data);
         free(b);
     }
+}
+
+static int read_into(unsigned char *buf, size_t size, lkb_blob_reader read, void *ctx,
+                     int fd, struct lkb_error *err)
+{
+    for (size_t off = 0; off < size;) {
+        size_t want = size - off;
+        long r = read(ctx, buf + (fd >= 0 ? 0 : off), fd >= 0 && want > LKB_BLOB_SPILL_MIN
+                                                          ? LKB_BLOB_SPILL_MIN : want, err);
+        if (r <= 0)
+            return r < 0 ? -1 : lkb_error_set(err, LKB_ERR_BUILD, "truncated (%zu of %zu bytes)",
+                                             off, size);
+        if (fd >= 0 && lkb_fs_write_all(fd, buf, (size_t)r, "a scratch file", err) < 0)
+            return -1;
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+int lkb_blob_read(size_t size, lkb_blob_reader read, void *ctx, struct lkb_blob **out,
+                  struct lkb_error *err)
+{
+    *out = NULL;
+    if (size < LKB_BLOB_SPILL_MIN) {
+        struct lkb_blob *b = lkb_blob_new(NULL, size);
+        if (!b)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        if (read_into(b->data, size, read, ctx, -1, err) < 0) {
+            lkb_blob_unref(b);
+            return -1;
+        }
+        *out = b;
+        return 0;
+    }
+    int fd = lkb_fs_scratch_file(err);
+    if (fd < 0)
+        return -1;
+    unsigned char *buf = malloc(LKB_BLOB_SPILL_MIN);
+    struct lkb_blob *b = calloc(1, sizeof *b);
+    int rc = !buf || !b ? lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory")
+                        : read_into(buf, size, read, ctx, fd, err);
+    free(buf);
+    if (rc == 0) {
+        void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "mapping a scratch file");
+        else
+            *b = (struct lkb_blob){.refs = 1, .mapped = true, .size = size, .data = m};
+    }
+    close(fd);
+    if (rc < 0) {
+        free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+static long read_fd(void *ctx, void *buf, size_t len, struct lkb_error *err)
+{
+    const int *fd = ctx;
+    for (;;) {
+        ssize_t r = read(*fd, buf, len);
+        if (r >= 0 || errno != EINTR)
+            return r >= 0 ? (long)r : lkb_error_errno(err, LKB_ERR_IO, errno, "reading");
+    }
+}
+
+/* open(2) a regular file without blocking on a FIFO; -1 with err set. */
+static int open_regular(const char *path, struct stat *st, struct lkb_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", path);
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_IO, "%s is not a regular file", path);
+    }
+    return fd;
+}
+
+int lkb_blob_read_file(const char *path, struct lkb_blob **out, struct lkb_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0)
+        return -1;
+    int rc = lkb_blob_read((size_t)st.st_size, read_fd, &fd, out, err);
+    close(fd);
+    return rc < 0 ? lkb_error_prefix(err, "%s: ", path) : 0;
+}
+
+int lkb_blob_map_file(const char *path, struct lkb_blob **out, struct lkb_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0)
+        return -1;
+    int rc = 0;
+    struct lkb_blob *b = calloc(1, sizeof *b);
+    if (rc == 0 && !b)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (rc == 0 && st.st_size == 0) {
+        *b = (struct lkb_blob){.refs = 1};
+    } else if (rc == 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "mapping %s", path);
+        else
+            *b = (struct lkb_blob){.refs = 1, .mapped = true, .size = (size_t)st.st_size,
+                                   .data = m};
+    }
+    close(fd);
+    if (rc < 0) {
+        free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+void lkb_blob_release(const struct lkb_blob *b, size_t off, size_t len)
+{
+    if (!b->mapped)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t start = off / (size_t)page * (size_t)page;
+    madvise(b->data + start, off + len - start, MADV_DONTNEED);
 }
 
 static void node_release(struct lkb_node *n)
@@ -347,6 +487,20 @@ int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, si
         lkb_blob_unref(n.blob);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
+    int rc = lkb_tree_put(t, &n, err);
+    if (rc < 0)
+        node_release(&n);
+    return rc;
+}
+
+int lkb_tree_add_blob(struct lkb_tree *t, const char *path, struct lkb_blob *blob, uint32_t mode,
+                      uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err)
+{
+    struct lkb_node n = {.type = LKB_NODE_FILE, .mode = mode, .uid = uid, .gid = gid,
+                         .mtime = mtime};
+    if (!(n.path = strdup(path)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    n.blob = lkb_blob_ref(blob);
     int rc = lkb_tree_put(t, &n, err);
     if (rc < 0)
         node_release(&n);

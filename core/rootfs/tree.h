@@ -18,11 +18,19 @@
 enum lkb_node_type { LKB_NODE_FILE, LKB_NODE_DIR, LKB_NODE_SYMLINK, LKB_NODE_CHR, LKB_NODE_BLK,
                      LKB_NODE_FIFO };
 
+/* File data. Large contents live in an unlinked scratch file mapped
+ * read-only (mapped = true): the page cache holds them, not the heap, and
+ * writers drop the pages once written, so memory stays bounded whatever
+ * an image holds. */
 struct lkb_blob {
     unsigned refs;
+    bool mapped;
     size_t size;
     unsigned char *data;
 };
+
+/* Contents of at least this size are spilled to a scratch file. */
+#define LKB_BLOB_SPILL_MIN ((size_t)1 << 20)
 
 struct lkb_node {
     char *path; /* relative, cleaned, no leading or trailing '/' */
@@ -97,10 +105,26 @@ int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32
 int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, size_t size,
                       uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime,
                       struct lkb_error *err);
+/* Like lkb_tree_add_file with a blob of data (a new reference is taken). */
+int lkb_tree_add_blob(struct lkb_tree *t, const char *path, struct lkb_blob *blob, uint32_t mode,
+                      uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err);
 int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
                          uint32_t gid, int64_t mtime, struct lkb_error *err);
 
 struct lkb_blob *lkb_blob_new(const void *data, size_t size);
+/* A blob of size bytes read by read(ctx, buf, len) (returns bytes read,
+ * 0 at a premature end, -1 on error with err set), spilled to a scratch
+ * file when large. */
+typedef long (*lkb_blob_reader)(void *ctx, void *buf, size_t len, struct lkb_error *err);
+int lkb_blob_read(size_t size, lkb_blob_reader read, void *ctx, struct lkb_blob **out,
+                  struct lkb_error *err);
+/* A copy of the regular file at path (spilled when large); anything else,
+ * a FIFO or a device, is refused. */
+int lkb_blob_read_file(const char *path, struct lkb_blob **out, struct lkb_error *err);
+/* The regular file at path itself as a read-only mapped blob. */
+int lkb_blob_map_file(const char *path, struct lkb_blob **out, struct lkb_error *err);
+/* Tell the kernel the pages of [off, off+len) of a mapped blob may go. */
+void lkb_blob_release(const struct lkb_blob *b, size_t off, size_t len);
 struct lkb_blob *lkb_blob_ref(struct lkb_blob *b);
 void lkb_blob_unref(struct lkb_blob *b);
 

@@ -1,4 +1,4 @@
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, O_TMPFILE, mkostemp */
 #include "util/fs.h"
 #include "util/str.h"
 
@@ -49,6 +49,54 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
     }
     *out = buf;
     return 0;
+}
+
+int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
+{
+    int in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (in < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", src);
+    struct stat st;
+    int rc = fstat(in, &st) < 0 || !S_ISREG(st.st_mode)
+                 ? lkb_error_set(err, LKB_ERR_IO, "%s is not a regular file", src)
+                 : 0;
+    size_t step = 1 << 20;
+    char *buf = rc == 0 ? malloc(step) : NULL;
+    if (rc == 0 && !buf)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    while (rc == 0) {
+        ssize_t r = read(in, buf, step);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
+        if (r <= 0)
+            break;
+        rc = lkb_fs_write_all(fd, buf, (size_t)r, dst, err);
+    }
+    free(buf);
+    close(in);
+    return rc;
+}
+
+int lkb_fs_scratch_file(struct lkb_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* No O_TMPFILE on this file system: create and unlink at once. */
+    char *p = lkb_strf("%s/lkb-scratch.XXXXXX", tmp);
+    if (!p)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    fd = mkostemp(p, O_CLOEXEC);
+    int e = errno;
+    if (fd >= 0)
+        unlink(p);
+    free(p);
+    return fd >= 0 ? fd : lkb_error_errno(err, LKB_ERR_IO, e, "creating a scratch file in %s", tmp);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

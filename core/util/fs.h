@@ -38,6 +38,15 @@ int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_err
 int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
                    struct lkb_error *err);
 
+/* Append the regular file src to fd, streaming (never the whole file in
+ * memory). dst names fd in errors. */
+int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err);
+
+/* A scratch file for data too large to keep in memory: created in $TMPDIR
+ * (or /tmp) and already unlinked, so nothing is left behind whatever
+ * happens to the process. Returns the fd. */
+int lkb_fs_scratch_file(struct lkb_error *err);
+
 /* An output file being written: data goes to "<path>.tmp-XXXXXX" in the
  * same directory; commit renames it into place, abort removes it, so a
  * failed build leaves nothing behind. */

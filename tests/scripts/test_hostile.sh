@@ -49,4 +49,45 @@ for src in "$TMP/fifo" /dev/zero; do
 done
 [ ! -e nr.tar ] || fail "partial output left behind"
 
+# --- crafted layers pushed to the registry ---------------------------------
+HI="python3 $LKB_SOURCE_DIR/tests/tools/hostile_image.py $R"
+svc() { printf 'services:\n  - name: h\n    image: %s\n' "$R/$1" >"$2"; }
+peak_kb() { # peak_kb CMD...: run CMD (output in $TMP/out, $TMP/err); its peak RSS in KiB, or -exit code
+  python3 - "$TMP" "$@" <<'PY'
+import resource, subprocess, sys
+tmp = sys.argv[1]
+r = subprocess.run(sys.argv[2:], stdout=open(tmp + "/out", "wb"), stderr=open(tmp + "/err", "wb"))
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 0 else -r.returncode)
+PY
+}
+
+# A 256 KiB layer expanding to 256 MiB of zeros: file data spills to a
+# scratch file, so memory stays flat (it held all of it: 1 GiB -> 1.04 GB).
+$HI lkb-hostile/zeros:256m zeros $((256 << 20)) >/dev/null
+svc lkb-hostile/zeros:256m zeros.yml
+kb=$(peak_kb "$LKB_BIN" build -q -cache "$C" -format tar -o - zeros.yml)
+[ "$kb" -gt 0 ] || { cat "$TMP/err" >&2; fail "zeros build failed ($kb)"; }
+[ "$kb" -lt 120000 ] || fail "a 256 MiB file took ${kb} KiB of memory"
+echo "256 MiB file: peak RSS ${kb} KiB"
+[ "$(stat -c %s "$TMP/out")" -gt $((256 << 20)) ] || fail "tar of the zeros image is short"
+
+# A header declaring 2^62 bytes: a bad layer (exit 5, its digest), not
+# "out of memory" (exit 1).
+d=$($HI lkb-hostile/header:1 header-size)
+svc lkb-hostile/header:1 header.yml
+expect_rc 5 "$LKB_BIN" build -q -cache "$C" -format tar -o header.tar header.yml
+expect_in "$TMP/err" "layer $d"
+[ ! -e header.tar ] || fail "partial output left behind"
+
+# One file 6000 directories deep (item 3: cubic, did not finish in 180 s).
+$HI lkb-hostile/deep:1 deep 6000 >/dev/null
+svc lkb-hostile/deep:1 deep.yml
+expect_rc 0 timeout 60 "$LKB_BIN" build -q -cache "$C" -format tar -o deep.tar deep.yml
+
+# A 1 MB label of '[' (item 4: quadratic in libyaml, ~25 minutes).
+$HI lkb-hostile/label:1 label $((1 << 20)) >/dev/null
+svc lkb-hostile/label:1 label.yml
+expect_rc 3 timeout 20 "$LKB_BIN" build -q -cache "$C" -format tar -o label.tar label.yml
+expect_in "$TMP/err" "nested more than 64 levels deep"
+
 echo "hostile: ok"

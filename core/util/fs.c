@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* nftw, O_TMPFILE, mkostemp */
 #include "util/fs.h"
 #include "util/str.h"
+#include "util/tempfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +41,18 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    char *buf = lkb_strf("%s/%s.XXXXXX", tmp, prefix);
+    char *stale = lkb_strf("%s.", prefix);
+    if (stale)
+        lkb_temp_remove_stale(tmp, stale); /* left by killed runs */
+    free(stale);
+    char *buf = lkb_strf("%s/%s.%ld-XXXXXX", tmp, prefix, (long)getpid());
     if (!buf)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     if (!mkdtemp(buf)) {
         free(buf);
         return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
     }
+    lkb_temp_register(buf, true);
     *out = buf;
     return 0;
 }
@@ -88,7 +94,7 @@ int lkb_fs_scratch_file(struct lkb_error *err)
     if (fd >= 0)
         return fd;
     /* No O_TMPFILE on this file system: create and unlink at once. */
-    char *p = lkb_strf("%s/lkb-scratch.XXXXXX", tmp);
+    char *p = lkb_strf("%s/lkb-scratch.%ld-XXXXXX", tmp, (long)getpid());
     if (!p)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     fd = mkostemp(p, O_CLOEXEC);
@@ -114,7 +120,20 @@ int lkb_fs_remove_tree(const char *path, struct lkb_error *err)
         return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
     if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
         return lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
+    lkb_temp_forget(path);
     return 0;
+}
+
+/* Temporaries of path left by killed runs: "<path>.tmp-<dead pid>-...". */
+static void sweep_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    char *prefix = lkb_strf("%s.tmp-", slash ? slash + 1 : path);
+    if (dir && prefix)
+        lkb_temp_remove_stale(*dir ? dir : "/", prefix);
+    free(dir);
+    free(prefix);
 }
 
 int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mode,
@@ -122,15 +141,16 @@ int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mod
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    size_t n = strlen(path) + 16;
     f->final_path = strdup(path);
-    f->tmp_path = malloc(n);
+    f->tmp_path = lkb_strf("%s.tmp-%ld-XXXXXX", path, (long)getpid());
     if (!f->final_path || !f->tmp_path) {
         lkb_atomic_file_abort(f);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
-    snprintf(f->tmp_path, n, "%s.tmp-XXXXXX", path);
+    sweep_stale(path);
     f->fd = mkstemp(f->tmp_path);
+    if (f->fd >= 0)
+        lkb_temp_register(f->tmp_path, false);
     if (f->fd < 0) {
         int e = errno;
         free(f->tmp_path);
@@ -161,6 +181,7 @@ int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
         lkb_atomic_file_abort(f);
         return -1;
     }
+    lkb_temp_forget(f->tmp_path);
     free(f->tmp_path);
     free(f->final_path);
     f->tmp_path = f->final_path = NULL;
@@ -171,8 +192,10 @@ void lkb_atomic_file_abort(struct lkb_atomic_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    if (f->tmp_path)
+    if (f->tmp_path) {
         unlink(f->tmp_path);
+        lkb_temp_forget(f->tmp_path);
+    }
     free(f->tmp_path);
     free(f->final_path);
     f->fd = -1;

@@ -90,4 +90,29 @@ svc lkb-hostile/label:1 label.yml
 expect_rc 3 timeout 20 "$LKB_BIN" build -q -cache "$C" -format tar -o label.tar label.yml
 expect_in "$TMP/err" "nested more than 64 levels deep"
 
+# --- signals: SIGINT/SIGTERM remove the temporaries; after SIGKILL the next
+# build removes the dead run's ones ---------------------------------------
+mkdir -p sig/tmp sig/out
+interrupt() { # interrupt SIGNAL: start the zeros build, signal it mid-way; prints its status
+  TMPDIR="$TMP/sig/tmp" "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/sig/out/z.tar" zeros.yml &
+  local pid=$! i
+  for i in $(seq 100); do # until the output is being written
+    compgen -G "$TMP/sig/out/z.tar.tmp-*" >/dev/null && break
+    sleep 0.1
+  done
+  kill -"$1" "$pid"
+  set +e; wait "$pid"; echo $?; set -e
+}
+for sig in INT TERM; do
+  st=$(interrupt $sig)
+  [ "$st" -gt 128 ] || fail "SIG$sig: build exited $st, not by the signal"
+  [ -z "$(ls -A sig/out)" ] || fail "SIG$sig left $(ls sig/out) in -dir"
+  [ -z "$(ls -A sig/tmp)" ] || fail "SIG$sig left $(ls sig/tmp) in TMPDIR"
+done
+st=$(interrupt KILL)
+[ -n "$(ls -A sig/out)" ] && [ -n "$(ls -A sig/tmp)" ] || fail "SIGKILL left nothing to clean (test is void)"
+expect_rc 0 env TMPDIR="$TMP/sig/tmp" "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/sig/out/z.tar" deep.yml
+[ "$(ls -A sig/out)" = z.tar ] || fail "stale output temporaries kept: $(ls sig/out)"
+[ -z "$(ls -A sig/tmp)" ] || fail "stale build directories kept: $(ls sig/tmp)"
+
 echo "hostile: ok"

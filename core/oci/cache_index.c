@@ -2,12 +2,15 @@
  * Read-modify-write happens under the exclusive .lock and the new file
  * replaces the old one atomically, so concurrent lkb runs never see or
  * produce a torn index. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oci/internal.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 static char *index_path(struct lkb_cache *c) { return lkb_strf("%s/index.json", c->dir); }
 
@@ -19,14 +22,18 @@ int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     json_error_t je;
     json_t *idx = json_load_file(p, 0, &je);
-    if (!idx) {
-        lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: %s (line %d)", p, je.text, je.line);
-        free(p);
-        return -1;
-    }
     json_t *m = json_object_get(idx, "manifests");
-    if (!json_is_object(idx) || (m && !json_is_array(m))) {
-        lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: not an OCI image index", p);
+    if (!idx || !json_is_object(idx) || (m && !json_is_array(m))) {
+        if (idx)
+            lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: not an OCI image index", p);
+        else
+            lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: %s (line %d)", p, je.text,
+                          je.line);
+        if (err && access(p, F_OK) == 0) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l,
+                     "; 'lkb cache clean' or 'lkb cache verify' repairs it");
+        }
         json_decref(idx);
         free(p);
         return -1;
@@ -36,6 +43,35 @@ int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
     free(p);
     *out = idx;
     return 0;
+}
+
+int oci_index_load_repair(struct lkb_cache *c, json_t **out, struct lkb_error *err)
+{
+    struct lkb_error why;
+    if (oci_index_load(c, out, &why) == 0)
+        return 0;
+    char *p = index_path(c), *aside = lkb_strf("%s/index.json.damaged", c->dir);
+    json_t *empty = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
+                              "application/vnd.oci.image.index.v1+json", "manifests");
+    int rc = !p || !aside || !empty ? lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory") : 0;
+    if (rc == 0 && rename(p, aside) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_FETCH, errno, "moving the damaged %s aside", p);
+    if (rc == 0)
+        rc = oci_index_save(c, empty, err);
+    if (rc == 0) {
+        /* The reason without the advice to run what is running now. */
+        char *semi = strstr(why.msg, "; 'lkb cache clean'");
+        if (semi)
+            *semi = '\0';
+        lkb_warn("%s; moved to %s and replaced by an empty index: its images will be fetched "
+                 "again", why.msg, aside);
+        *out = empty;
+        empty = NULL;
+    }
+    json_decref(empty);
+    free(p);
+    free(aside);
+    return rc;
 }
 
 int oci_index_save(struct lkb_cache *c, json_t *idx, struct lkb_error *err)

@@ -83,6 +83,9 @@ int oci_cache_gc_lock(struct lkb_cache *cache, bool exclusive, struct lkb_error 
 void oci_cache_gc_unlock(struct lkb_cache *cache);
 
 int oci_index_load(struct lkb_cache *cache, json_t **out, struct lkb_error *err);
+/* oci_index_load, but a damaged index.json is moved to index.json.damaged
+ * and replaced by an empty index, with a warning (caller holds .lock). */
+int oci_index_load_repair(struct lkb_cache *cache, json_t **out, struct lkb_error *err);
 int oci_index_save(struct lkb_cache *cache, json_t *index, struct lkb_error *err);
 /* A new descriptor object (platform may be NULL; it is not stolen). */
 json_t *oci_descriptor(const char *media_type, int64_t size, const char *digest,

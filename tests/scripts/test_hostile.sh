@@ -49,6 +49,24 @@ for src in "$TMP/fifo" /dev/zero; do
 done
 [ ! -e nr.tar ] || fail "partial output left behind"
 
+# --- a damaged cache: index.json repaired, 0-byte and bit-flipped blobs removed
+cp -r "$C" dc
+echo '{"manifests": [' >dc/index.json
+expect_rc 4 "$LKB_BIN" build -q -cache "$TMP/dc" -format tar -o dc.tar long.yml
+expect_in "$TMP/err" "'lkb cache clean' or 'lkb cache verify' repairs it"
+blobs=(dc/blobs/sha256/*)
+: >"${blobs[0]}"                                                    # empty
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); b = f.read(1); f.seek(0); f.write(bytes([b[0] ^ 1]))' "${blobs[1]}"  # bit flip
+expect_rc 0 "$LKB_BIN" cache -cache "$TMP/dc" verify
+expect_in "$TMP/out" "removed 2 corrupt"
+expect_in "$TMP/err" "moved to $TMP/dc/index.json.damaged"
+[ ! -e "${blobs[0]}" ] && [ ! -e "${blobs[1]}" ] || fail "corrupt blobs kept"
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/dc" -format tar -o dc.tar long.yml
+echo '[]' >dc/index.json
+expect_rc 0 "$LKB_BIN" cache -cache "$TMP/dc" clean
+expect_in "$TMP/err" "not an OCI image index; moved to"
+expect_rc 0 "$LKB_BIN" cache -cache "$TMP/dc" ls
+
 # --- crafted layers pushed to the registry ---------------------------------
 HI="python3 $LKB_SOURCE_DIR/tests/tools/hostile_image.py $R"
 svc() { printf 'services:\n  - name: h\n    image: %s\n' "$R/$1" >"$2"; }

@@ -110,21 +110,35 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
     return rc;
 }
 
+/* Both locks (no pull or import runs meanwhile) and index.json, repaired
+ * if damaged. */
+static int lock_and_load(struct lkb_cache *c, int *lock, json_t **idx, struct lkb_error *err)
+{
+    if (oci_cache_gc_lock(c, true, err) < 0)
+        return -1;
+    if (oci_cache_lock(c, lock, err) < 0) {
+        oci_cache_gc_unlock(c);
+        return -1;
+    }
+    if (oci_index_load_repair(c, idx, err) < 0) {
+        oci_cache_unlock(*lock);
+        oci_cache_gc_unlock(c);
+        return -1;
+    }
+    return 0;
+}
+
 int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *freed_bytes,
                  struct lkb_error *err)
 {
     size_t blobs = 0, ingest_files = 0;
     uint64_t bytes = 0, ingest_bytes = 0;
-    if (oci_cache_gc_lock(c, true, err) < 0)
-        return -1;
     int lock;
-    if (oci_cache_lock(c, &lock, err) < 0) {
-        oci_cache_gc_unlock(c);
-        return -1;
-    }
     json_t *idx = NULL;
+    if (lock_and_load(c, &lock, &idx, err) < 0)
+        return -1;
     struct digest_set live = {0};
-    int rc = oci_index_load_repair(c, &idx, err);
+    int rc = 0;
     if (rc == 0 && all) {
         json_array_clear(json_object_get(idx, "manifests"));
         rc = oci_index_save(c, idx, err);
@@ -163,16 +177,12 @@ int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *f
 int lkb_cache_verify(struct lkb_cache *c, size_t *checked, size_t *removed, struct lkb_error *err)
 {
     *checked = *removed = 0;
-    if (oci_cache_gc_lock(c, true, err) < 0)
-        return -1;
     int lock;
-    if (oci_cache_lock(c, &lock, err) < 0) {
-        oci_cache_gc_unlock(c);
-        return -1;
-    }
     json_t *idx = NULL;
-    int rc = oci_index_load_repair(c, &idx, err);
+    if (lock_and_load(c, &lock, &idx, err) < 0)
+        return -1;
     json_decref(idx);
+    int rc = 0;
     DIR *d = rc == 0 ? opendir(c->blobs) : NULL;
     if (rc == 0 && !d && errno != ENOENT)
         rc = lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", c->blobs);

@@ -77,6 +77,7 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
     if (auth)
         t->headers = curl_slist_append(NULL, auth);
     oci_client_setup_easy(c, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT, oci_client_deadline(c, j->size));
     curl_easy_setopt(t->easy, CURLOPT_URL, url);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);

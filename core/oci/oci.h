@@ -150,7 +150,11 @@ struct lkb_pull_opts {
     int parallel;        /* concurrent blob downloads; 0 = 4 */
     int max_attempts;    /* per request, incl. the first; 0 = 4 */
     int retry_base_ms;   /* first back-off delay, doubled each retry; 0 = 500 */
-    long timeout_s;      /* abort a transfer that moves no data for this long; 0 = 30 */
+    long timeout_s;      /* abort a transfer that moves no data for this long; 0 =
+                            $LKB_FETCH_TIMEOUT, else 30 */
+    long deadline_s;     /* abort any one request (each blob attempt) after this long, however
+                            slowly it moves; 0 = $LKB_FETCH_DEADLINE, else 300 s plus 1 s per
+                            100 KiB of the blob */
     const char *ca_file; /* extra CA bundle for registry TLS (also $LKB_CA_FILE) */
 };
 

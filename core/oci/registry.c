@@ -39,6 +39,15 @@ static void registry_free(struct oci_registry *r)
     free(r);
 }
 
+/* A positive number of seconds from the environment, else def. */
+static long env_seconds(const char *name, long def)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 ? n : def;
+}
+
 struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_error *err)
 {
     static bool curl_ready;
@@ -57,7 +66,10 @@ struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_e
     c->parallel = opts && opts->parallel > 0 ? opts->parallel : 4;
     c->max_attempts = opts && opts->max_attempts > 0 ? opts->max_attempts : 4;
     c->retry_base_ms = opts && opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
-    c->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s : 30;
+    c->timeout_s =
+        opts && opts->timeout_s > 0 ? opts->timeout_s : env_seconds("LKB_FETCH_TIMEOUT", 30);
+    c->deadline_s =
+        opts && opts->deadline_s > 0 ? opts->deadline_s : env_seconds("LKB_FETCH_DEADLINE", 0);
     const char *ca = opts && opts->ca_file ? opts->ca_file : getenv("LKB_CA_FILE");
     if (ca && *ca && !(c->ca_file = strdup(ca))) {
         free(c);
@@ -91,6 +103,13 @@ void oci_client_free(struct oci_client *c)
     free(c);
 }
 
+long oci_client_deadline(const struct oci_client *c, int64_t size)
+{
+    if (c->deadline_s > 0)
+        return c->deadline_s;
+    return 300 + (size > 0 ? (long)(size / (100 << 10)) : 0);
+}
+
 void oci_client_setup_easy(struct oci_client *c, CURL *e)
 {
     /* CURLOPT_NOSIGNAL stays off: libcurl then ignores SIGPIPE while it
@@ -100,6 +119,9 @@ void oci_client_setup_easy(struct oci_client *c, CURL *e)
     /* A stalled transfer (no byte for timeout_s) is a retryable timeout. */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->timeout_s);
+    /* A registry dripping a few bytes a second defeats the stall timer:
+     * every request also has an overall deadline (retryable as well). */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, oci_client_deadline(c, -1));
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

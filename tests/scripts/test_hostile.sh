@@ -8,6 +8,17 @@
 R=$LKB_TEST_REGISTRY
 C="$TMP/cache"
 cd "$TMP"
+HI="python3 $LKB_SOURCE_DIR/tests/tools/hostile_image.py $R"
+svc() { printf 'services:\n  - name: h\n    image: %s\n' "$1" >"$2"; } # svc REF FILE
+peak_kb() { # peak_kb CMD...: run CMD (output in $TMP/out, $TMP/err); its peak RSS in KiB, or -exit code
+  python3 - "$TMP" "$@" <<'PY'
+import resource, subprocess, sys
+tmp = sys.argv[1]
+r = subprocess.run(sys.argv[2:], stdout=open(tmp + "/out", "wb"), stderr=open(tmp + "/err", "wb"))
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 0 else -r.returncode)
+PY
+}
+
 
 # --- item 5: long service names sharing a 491-character prefix ------------
 L=$(printf 'x%.0s' $(seq 491))
@@ -49,6 +60,35 @@ for src in "$TMP/fifo" /dev/zero; do
 done
 [ ! -e nr.tar ] || fail "partial output left behind"
 
+# --- registry faults through tests/tools/faultproxy.py ----------------------
+PROXY_PID=
+trap '[ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+proxy() { # proxy FAULT-ARGS...: (re)start the proxy in front of the registry; sets P
+  [ -z "$PROXY_PID" ] || { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; }
+  rm -f "$TMP/proxy.port"
+  python3 "$LKB_SOURCE_DIR/tests/tools/faultproxy.py" --upstream "$R" --port-file "$TMP/proxy.port" "$@" &
+  PROXY_PID=$!
+  for _ in $(seq 50); do [ -s "$TMP/proxy.port" ] && break; sleep 0.1; done
+  P=127.0.0.1:$(cat "$TMP/proxy.port")
+}
+# Every kind of transient fault on each blob, then the right bytes: the
+# build succeeds and the cache holds only verified blobs.
+proxy --faults drop,truncate,corrupt  # the 4th attempt gets the right bytes
+svc "$P/lkb-test/service:1" faulty.yml
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/cf" -format tar -o faulty.tar faulty.yml
+tar tf faulty.tar | grep -qx "containers/services/h/lower/bin/busybox" || fail "faulty pull: busybox missing"
+expect_rc 0 "$LKB_BIN" cache -cache "$TMP/cf" verify
+expect_in "$TMP/out" "removed 0 corrupt"
+# A registry dripping 2 bytes a second never trips the no-progress timer;
+# the per-request deadline (LKB_FETCH_DEADLINE) ends each attempt.
+proxy --always drip
+svc "$P/lkb-test/service:1" drip.yml
+start=$(date +%s)
+expect_rc 4 env LKB_FETCH_DEADLINE=2 "$LKB_BIN" build -q -cache "$TMP/cd" -format tar -o drip.tar drip.yml
+expect_in "$TMP/err" "failed after 4 attempts: Operation timed out after"
+[ $(($(date +%s) - start)) -lt 60 ] || fail "the deadline did not end the drip"
+[ ! -e drip.tar ] || fail "partial output left behind"
+
 # --- a damaged cache: index.json repaired, 0-byte and bit-flipped blobs removed
 cp -r "$C" dc
 echo '{"manifests": [' >dc/index.json
@@ -68,21 +108,10 @@ expect_in "$TMP/err" "not an OCI image index; moved to"
 expect_rc 0 "$LKB_BIN" cache -cache "$TMP/dc" ls
 
 # --- crafted layers pushed to the registry ---------------------------------
-HI="python3 $LKB_SOURCE_DIR/tests/tools/hostile_image.py $R"
-svc() { printf 'services:\n  - name: h\n    image: %s\n' "$R/$1" >"$2"; }
-peak_kb() { # peak_kb CMD...: run CMD (output in $TMP/out, $TMP/err); its peak RSS in KiB, or -exit code
-  python3 - "$TMP" "$@" <<'PY'
-import resource, subprocess, sys
-tmp = sys.argv[1]
-r = subprocess.run(sys.argv[2:], stdout=open(tmp + "/out", "wb"), stderr=open(tmp + "/err", "wb"))
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 0 else -r.returncode)
-PY
-}
-
 # A 256 KiB layer expanding to 256 MiB of zeros: file data spills to a
 # scratch file, so memory stays flat (it held all of it: 1 GiB -> 1.04 GB).
 $HI lkb-hostile/zeros:256m zeros $((256 << 20)) >/dev/null
-svc lkb-hostile/zeros:256m zeros.yml
+svc "$R/lkb-hostile/zeros:256m" zeros.yml
 kb=$(peak_kb "$LKB_BIN" build -q -cache "$C" -format tar -o - zeros.yml)
 [ "$kb" -gt 0 ] || { cat "$TMP/err" >&2; fail "zeros build failed ($kb)"; }
 [ "$kb" -lt 120000 ] || fail "a 256 MiB file took ${kb} KiB of memory"
@@ -92,19 +121,19 @@ echo "256 MiB file: peak RSS ${kb} KiB"
 # A header declaring 2^62 bytes: a bad layer (exit 5, its digest), not
 # "out of memory" (exit 1).
 d=$($HI lkb-hostile/header:1 header-size)
-svc lkb-hostile/header:1 header.yml
+svc "$R/lkb-hostile/header:1" header.yml
 expect_rc 5 "$LKB_BIN" build -q -cache "$C" -format tar -o header.tar header.yml
 expect_in "$TMP/err" "layer $d"
 [ ! -e header.tar ] || fail "partial output left behind"
 
 # One file 6000 directories deep (item 3: cubic, did not finish in 180 s).
 $HI lkb-hostile/deep:1 deep 6000 >/dev/null
-svc lkb-hostile/deep:1 deep.yml
+svc "$R/lkb-hostile/deep:1" deep.yml
 expect_rc 0 timeout 60 "$LKB_BIN" build -q -cache "$C" -format tar -o deep.tar deep.yml
 
 # A 1 MB label of '[' (item 4: quadratic in libyaml, ~25 minutes).
 $HI lkb-hostile/label:1 label $((1 << 20)) >/dev/null
-svc lkb-hostile/label:1 label.yml
+svc "$R/lkb-hostile/label:1" label.yml
 expect_rc 3 timeout 20 "$LKB_BIN" build -q -cache "$C" -format tar -o label.tar label.yml
 expect_in "$TMP/err" "nested more than 64 levels deep"
 

@@ -100,12 +100,13 @@ int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *
 static void check_ref(struct lkb_cfg_ctx *ctx, const json_t *v, const char *where)
 {
     struct lkb_error e;
-    char *canon = NULL;
+    struct lkb_oci_ref r;
     if (!json_is_string(v))
         return;
-    if (lkb_oci_ref_canonical(json_string_value(v), &canon, &e) < 0)
+    /* The registry's full grammar now, located, not at build time. */
+    if (lkb_oci_ref_parse(json_string_value(v), &r, &e) < 0)
         diag_at(ctx, v, "%s: %s", where, e.msg);
-    free(canon);
+    lkb_oci_ref_free(&r);
 }
 
 /* The first of the first `limit` entries of list named `name`. */

@@ -8,6 +8,14 @@
 R=$LKB_TEST_REGISTRY
 C="$TMP/cache"
 cd "$TMP"
+PROXY_PID=
+cleanup() { # the proxy (it holds ctest's pipe), the tmpfs, then lib.sh's $TMP
+  set +e
+  [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null
+  mountpoint -q "$TMP/full" 2>/dev/null && umount "$TMP/full"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 HI="python3 $LKB_SOURCE_DIR/tests/tools/hostile_image.py $R"
 svc() { printf 'services:\n  - name: h\n    image: %s\n' "$1" >"$2"; } # svc REF FILE
 peak_kb() { # peak_kb CMD...: run CMD (output in $TMP/out, $TMP/err); its peak RSS in KiB, or -exit code
@@ -30,8 +38,9 @@ services:
     image: $R/lkb-test/service:1
 YML
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o long.tar long.yml
+tar tf long.tar >long.list  # (not piped into grep -q: SIGPIPE under pipefail)
 for s in one two; do
-  tar tf long.tar | grep -qx "containers/services/${L}-$s/config.json" || fail "service ${s}'s bundle missing (names cut short)"
+  grep -qx "containers/services/${L}-$s/config.json" long.list || fail "service ${s}'s bundle missing (names cut short)"
 done
 
 # --- item 6: a files source longer than PATH_MAX is an error, not another file
@@ -61,8 +70,6 @@ done
 [ ! -e nr.tar ] || fail "partial output left behind"
 
 # --- registry faults through tests/tools/faultproxy.py ----------------------
-PROXY_PID=
-trap '[ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 proxy() { # proxy FAULT-ARGS...: (re)start the proxy in front of the registry; sets P
   [ -z "$PROXY_PID" ] || { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; }
   rm -f "$TMP/proxy.port"
@@ -76,7 +83,8 @@ proxy() { # proxy FAULT-ARGS...: (re)start the proxy in front of the registry; s
 proxy --faults drop,truncate,corrupt  # the 4th attempt gets the right bytes
 svc "$P/lkb-test/service:1" faulty.yml
 expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/cf" -format tar -o faulty.tar faulty.yml
-tar tf faulty.tar | grep -qx "containers/services/h/lower/bin/busybox" || fail "faulty pull: busybox missing"
+tar tf faulty.tar >faulty.list
+grep -qx "containers/services/h/lower/bin/busybox" faulty.list || fail "faulty pull: busybox missing"
 expect_rc 0 "$LKB_BIN" cache -cache "$TMP/cf" verify
 expect_in "$TMP/out" "removed 0 corrupt"
 # A registry dripping 2 bytes a second never trips the no-progress timer;
@@ -136,6 +144,36 @@ $HI lkb-hostile/label:1 label $((1 << 20)) >/dev/null
 svc "$R/lkb-hostile/label:1" label.yml
 expect_rc 3 timeout 20 "$LKB_BIN" build -q -cache "$C" -format tar -o label.tar label.yml
 expect_in "$TMP/err" "nested more than 64 levels deep"
+
+# --- a full disk (item 1: the initrd writer crashed with gzip and lz4) -----
+if mkdir -p full && mount -t tmpfs -o size=20m lkb-hostile "$TMP/full" 2>/dev/null; then
+  $HI lkb-hostile/random:1 random 60 >/dev/null   # 30 MiB that does not compress
+  cat >full.yml <<YML
+kernel:
+  image: $R/lkb-test/kernel:6.1
+init:
+  - $R/lkb-test/init:1
+services:
+  - name: r
+    image: $R/lkb-hostile/random:1
+YML
+  mkdir -p full/tmp out-full
+  for comp in gzip lz4 zstd none; do  # the initrd goes to TMPDIR first
+    expect_rc 5 env TMPDIR="$TMP/full/tmp" "$LKB_BIN" build -q -cache "$C" -initrd-compression $comp -dir "$TMP/out-full" -name f full.yml
+    expect_in "$TMP/err" "No space left on device"
+    [ -z "$(ls -A full/tmp)" ] || fail "$comp: TMPDIR keeps $(ls full/tmp)"
+    [ -z "$(ls -A out-full)" ] || fail "$comp: -dir keeps $(ls out-full)"
+  done
+  # Outputs on the full disk: the same, nothing left in -dir.
+  expect_rc 5 "$LKB_BIN" build -q -cache "$C" -dir "$TMP/full" -name f full.yml
+  [ -z "$(ls -A full | grep -v '^tmp$')" ] || fail "-dir on a full disk keeps $(ls full)"
+  # A file spilled to a scratch file in a full TMPDIR: a layer error.
+  expect_rc 5 env TMPDIR="$TMP/full/tmp" "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/z.tar" zeros.yml
+  expect_in "$TMP/err" "No space left on device"
+  umount "$TMP/full"
+else
+  echo "SKIP: full-disk checks need 'mount -t tmpfs' (root); not run" >&2
+fi
 
 # --- signals: SIGINT/SIGTERM remove the temporaries; after SIGKILL the next
 # build removes the dead run's ones ---------------------------------------

@@ -11,11 +11,14 @@ KIND:
   deep N       one file N directories deep
   label N      a normal layer; the config's org.mobyproject.config label is
                N '[' characters
+  random N     N files of 512 KiB of incompressible bytes (below the size
+               lkb spills to scratch files: fills memory and the initrd)
 Prints the layer digest. Standard library only (and ocitest.py).
 """
 import io
 import json
 import os
+import random
 import sys
 import tarfile
 import zlib
@@ -79,6 +82,10 @@ def main():
     elif kind == "label":
         layer = gzip_stream([small_tar([("etc/x", b"x")])])
         labels["org.mobyproject.config"] = "[" * arg
+    elif kind == "random":
+        rnd = random.Random(1)
+        layer = gzip_stream([small_tar([("r/%d" % i, rnd.randbytes(512 << 10))
+                                        for i in range(arg)])])
     else:
         sys.exit("unknown kind " + kind)
     repo, tag = name.rsplit(":", 1)

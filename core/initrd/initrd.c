@@ -40,7 +40,7 @@ static bool skip_boot_files(const struct lkb_node *n, void *ctx)
 struct sink {
     struct lkb_lz4legacy *lz4;
     struct lkb_pgzip *gz;
-    struct lkb_error *err;
+    struct lkb_error err; /* why a write failed: libarchive only says "Write error" */
 };
 
 static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t len)
@@ -50,10 +50,10 @@ static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t 
         archive_set_error(a, EIO, "compressor already closed");
         return -1;
     }
-    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, s->err)
-                    : lkb_pgzip_write(s->gz, buf, len, s->err);
+    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, &s->err)
+                    : lkb_pgzip_write(s->gz, buf, len, &s->err);
     if (rc < 0) {
-        archive_set_error(a, EIO, "%s", s->err->msg);
+        archive_set_error(a, EIO, "%s", s->err.msg);
         return -1;
     }
     return (la_ssize_t)len;
@@ -99,7 +99,7 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     }
     /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
     rc |= archive_write_set_bytes_in_last_block(a, 1);
-    struct sink sink = {NULL, NULL, err};
+    struct sink sink = {0};
     int opened;
     if (comp == LKB_INITRD_LZ4 || comp == LKB_INITRD_GZIP) {
         if (comp == LKB_INITRD_LZ4)
@@ -130,6 +130,8 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     if (sink_finish(&sink, failed ? &ignored : err) < 0)
         failed = 1;
     if (failed) {
+        if (sink.err.kind != LKB_ERR_NONE)
+            *err = sink.err;
         lkb_error_prefix(err, "initrd %s: ", path);
         lkb_atomic_file_abort(&f);
         return -1;

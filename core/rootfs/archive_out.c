@@ -46,6 +46,16 @@ static int write_data(struct archive *a, const struct lkb_blob *b, size_t size)
     return 0;
 }
 
+/* libarchive says "Write error"; the errno it keeps says why. */
+static int write_error(struct archive *a, const char *path, struct lkb_error *err)
+{
+    const char *msg = archive_error_string(a) ? archive_error_string(a) : "write failed";
+    int e = archive_errno(a);
+    if (e > 0 && !strstr(msg, strerror(e)))
+        return lkb_error_errno(err, LKB_ERR_BUILD, e, "writing %s: %s", path, msg);
+    return lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", path, msg);
+}
+
 static int write_root(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
                       int64_t mtime_clamp, struct lkb_error *err)
 {
@@ -58,10 +68,7 @@ static int write_root(struct lkb_tree *t, struct archive *a, struct archive_entr
     archive_entry_set_nlink(e, 2);
     archive_entry_set_ino64(e, 1);
     archive_entry_set_size(e, 0);
-    if (archive_write_header(a, e) < ARCHIVE_WARN)
-        return lkb_error_set(err, LKB_ERR_BUILD, "writing the root entry: %s",
-                             archive_error_string(a));
-    return 0;
+    return archive_write_header(a, e) < ARCHIVE_WARN ? write_error(a, ".", err) : 0;
 }
 
 int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_fn skip,
@@ -143,15 +150,11 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
             break;
         }
         archive_entry_set_size(e, (la_int64_t)size);
-        if (archive_write_header(a, e) < ARCHIVE_WARN) {
-            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
-                               archive_error_string(a));
+        if (archive_write_header(a, e) < ARCHIVE_WARN ||
+            (size && write_data(a, n->blob, size) < 0)) {
+            rc = write_error(a, n->path, err);
             break;
         }
-        if (size && write_data(a, n->blob, size) < 0)
-            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
-                               archive_error_string(a) ? archive_error_string(a)
-                                                       : "write failed");
     }
     archive_entry_free(e);
     free(groups);

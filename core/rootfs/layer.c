@@ -78,8 +78,15 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
         }
         if (strcmp(base, WH_OPAQUE) == 0) {
             /* Opaque: lower layers' children of dir disappear (LinuxKit
-             * ignores these markers; the OCI spec does not). */
-            lkb_tree_clear_dir(t, dir, this_layer, &t->layer);
+             * ignores these markers; the OCI spec does not). A repeated
+             * marker in the same layer has nothing left to do: skipped, so
+             * thousands of them cost no full walks. */
+            struct lkb_node *d = *dir ? lkb_tree_get(t, dir) : NULL;
+            uint32_t *done = *dir ? (d ? &d->opaque_layer : NULL) : &t->root_opaque_layer;
+            if (done && *done != t->layer) {
+                *done = t->layer;
+                lkb_tree_clear_dir(t, dir, this_layer, &t->layer);
+            }
         } else {
             const char *victim = base + strlen(WH_PREFIX);
             if (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..") ||

@@ -44,6 +44,10 @@ struct lkb_node {
     bool removed; /* tombstone, skipped on output */
     bool mark;    /* scratch for lkb_tree_clear_dir */
     uint32_t layer; /* lkb_tree.layer when placed (or re-placed) */
+    uint32_t opaque_layer; /* the layer whose opaque marker last emptied this directory */
+    /* Children (index + 1, 0 = none), so a subtree is removed in its own
+     * size, not the tree's. Removed nodes keep their links. */
+    size_t first_child, next_sibling;
 };
 
 /* The root directory's own entry ("."), written first by the archive
@@ -67,6 +71,8 @@ struct lkb_tree {
     size_t n_slots, n_live;
     int64_t default_mtime; /* for implicitly created parents */
     uint32_t layer;        /* the layer being applied, stamped on new nodes */
+    uint32_t root_opaque_layer;
+    size_t first_top; /* top-level nodes, linked like children */
 };
 
 /* An empty tree whose root entry is 0755 root:root at default_mtime. */

@@ -291,3 +291,60 @@ Test(rootfs, opaque_keeps_this_layers_entries_and_their_parents)
     cr_assert_null(lkb_tree_get(&t, "top"), "opaque root hides lower layers");
     cr_assert_null(lkb_tree_get(&t, "o"));
 }
+
+static void *many_entries(size_t n, const char *fmt, size_t *len)
+{
+    size_t cap = 64u << 20;
+    void *buf = malloc(cap);
+    struct archive *w = archive_write_new();
+    archive_write_set_format_pax_restricted(w);
+    cr_assert_eq(archive_write_open_memory(w, buf, cap, len), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    char p[64];
+    for (size_t i = 0; i < n; i++) {
+        archive_entry_clear(e);
+        snprintf(p, sizeof p, fmt, i);
+        archive_entry_set_pathname(e, p);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 0);
+        cr_assert_eq(archive_write_header(w, e), ARCHIVE_OK);
+    }
+    archive_entry_free(e);
+    archive_write_close(w);
+    archive_write_free(w);
+    return buf;
+}
+
+static void apply_raw(void *buf, size_t len)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    cr_assert_eq(archive_read_open_memory(a, buf, len), ARCHIVE_OK);
+    cr_assert_eq(lkb_layer_apply(&t, a, "sha256:many", &err), 0, "%s", err.msg);
+    archive_read_free(a);
+    free(buf);
+}
+
+/* Whiting out a directory scanned the whole tree: 40 000 directory
+ * whiteouts took 13 s. Subtrees are now removed through child lists, and a
+ * repeated opaque marker in one layer is skipped. */
+Test(rootfs, many_directory_whiteouts_and_opaque_markers_stay_fast, .timeout = 20)
+{
+    size_t len, n = 40000;
+    static const char *const layers[] = {
+        "d%zu/f", ".wh.d%zu", "e%zu",
+        "x/.wh..wh..opq",  /* one directory, n markers */
+        ".wh..wh..opq",    /* the root, n markers */
+    };
+    for (size_t l = 0; l < 5; l++) {
+        void *b = many_entries(n, layers[l], &len);
+        apply_raw(b, len);
+        if (l == 1)
+            for (size_t i = 0; i < t.n; i++)
+                cr_assert(t.nodes[i].removed, "%s survived its whiteout", t.nodes[i].path);
+    }
+    for (size_t i = 0; i < t.n; i++)
+        cr_assert(t.nodes[i].removed || !strncmp(t.nodes[i].path, "x", 1), "%s kept",
+                  t.nodes[i].path);
+}

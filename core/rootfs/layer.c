@@ -154,6 +154,16 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
                 return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s has a bad size", what,
                                      raw);
             }
+            if (t->layer_budget) {
+                if ((uint64_t)size > t->layer_budget) {
+                    free(path);
+                    return lkb_error_set(err, LKB_ERR_BUILD,
+                                         "layer %s expands beyond its limit at %s: refused as "
+                                         "a decompression bomb (docs/limits.md)",
+                                         what, raw);
+                }
+                t->layer_budget -= (uint64_t)size;
+            }
             n.type = LKB_NODE_FILE;
             if (lkb_blob_read((size_t)size, read_archive, a, &n.blob, err) < 0) {
                 free(path);

@@ -72,6 +72,8 @@ struct lkb_tree {
     int64_t default_mtime; /* for implicitly created parents */
     uint32_t layer;        /* the layer being applied, stamped on new nodes */
     uint32_t root_opaque_layer;
+    uint64_t layer_budget; /* bytes of file data the layer being applied may still
+                              add; 0 = unlimited (set by lkb_rootfs_flatten) */
     size_t first_top; /* top-level nodes, linked like children */
 };
 

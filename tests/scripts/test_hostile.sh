@@ -118,13 +118,18 @@ expect_rc 0 "$LKB_BIN" cache -cache "$TMP/dc" ls
 # --- crafted layers pushed to the registry ---------------------------------
 # A 256 KiB layer expanding to 256 MiB of zeros: file data spills to a
 # scratch file, so memory stays flat (it held all of it: 1 GiB -> 1.04 GB).
-$HI lkb-hostile/zeros:256m zeros $((256 << 20)) >/dev/null
+zd=$($HI lkb-hostile/zeros:256m zeros $((256 << 20)))
 svc "$R/lkb-hostile/zeros:256m" zeros.yml
 kb=$(peak_kb "$LKB_BIN" build -q -cache "$C" -format tar -o - zeros.yml)
 [ "$kb" -gt 0 ] || { cat "$TMP/err" >&2; fail "zeros build failed ($kb)"; }
 [ "$kb" -lt 120000 ] || fail "a 256 MiB file took ${kb} KiB of memory"
 echo "256 MiB file: peak RSS ${kb} KiB"
 [ "$(stat -c %s "$TMP/out")" -gt $((256 << 20)) ] || fail "tar of the zeros image is short"
+# Beyond the layer's expansion limit (1024x its size, at least 1 GiB, or
+# LKB_LAYER_MAX_BYTES): a decompression bomb, refused with the digest.
+expect_rc 5 env LKB_LAYER_MAX_BYTES=100000000 "$LKB_BIN" build -q -cache "$C" -format tar -o bomb.tar zeros.yml
+expect_in "$TMP/err" "layer $zd of image $R/lkb-hostile/zeros:256m expands beyond its limit at big: refused as a decompression bomb"
+[ ! -e bomb.tar ] || fail "partial output left behind"
 
 # A header declaring 2^62 bytes: a bad layer (exit 5, its digest), not
 # "out of memory" (exit 1).

@@ -2,7 +2,7 @@
 # Run every test: install packages if missing, build (warnings are errors),
 # start the loopback registry with the test images, run the Criterion and
 # shell tests, then the same suite again built with ASan+UBSan, then a
-# bounded fuzzing run of the configuration loader.
+# bounded fuzzing run (configuration, layers, image labels).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/tempfiles.h"
 
 static const char usage[] =
     "Usage: lkb COMMAND [OPTIONS]\n"
@@ -34,6 +35,9 @@ static int is_help(const char *s)
 
 int lkb_cli_main(int argc, char **argv)
 {
+    struct lkb_error err;
+    if (lkb_temp_install_signal_cleanup(&err) < 0)
+        return lkb_cli_fail(&err);
     if (argc < 2 || is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

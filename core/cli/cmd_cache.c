@@ -14,6 +14,7 @@ static const char cache_usage[] =
     "  ls                      list cached images (reference, platform, digest)\n"
     "  rm REF...               forget images (their blobs are freed by clean)\n"
     "  clean [-all]            delete unreferenced blobs (-all: everything)\n"
+    "  verify                  rehash every blob, delete corrupt ones, repair index.json\n"
     "  import FILE.tar         add an OCI archive or a 'docker save' tar\n"
     "  export REF FILE.tar     write an image as an OCI archive\n";
 
@@ -73,9 +74,9 @@ int lkb_cmd_cache(int argc, char **argv)
     lkb_error_clear(&err);
     int rc = 0;
     if (strcmp(sub, "ls") && strcmp(sub, "rm") && strcmp(sub, "clean") && strcmp(sub, "import") &&
-        strcmp(sub, "export"))
+        strcmp(sub, "export") && strcmp(sub, "verify"))
         return usage_error("unknown cache subcommand");
-    if ((!strcmp(sub, "ls") && nargs) || (!strcmp(sub, "rm") && !nargs) ||
+    if (((!strcmp(sub, "ls") || !strcmp(sub, "verify")) && nargs) || (!strcmp(sub, "rm") && !nargs) ||
         (!strcmp(sub, "import") && nargs != 1) || (!strcmp(sub, "export") && nargs != 2) ||
         (!strcmp(sub, "clean") && (nargs > 1 || (nargs == 1 && strcmp(args[0], "-all") &&
                                                  strcmp(args[0], "--all")))))
@@ -95,6 +96,11 @@ int lkb_cmd_cache(int argc, char **argv)
         rc = lkb_cache_gc(c, nargs == 1, &blobs, &bytes, &err);
         if (rc == 0)
             printf("removed %zu blobs, %.1f MB\n", blobs, (double)bytes / 1e6);
+    } else if (!strcmp(sub, "verify")) {
+        size_t checked = 0, removed = 0;
+        rc = lkb_cache_verify(c, &checked, &removed, &err);
+        if (rc == 0)
+            printf("checked %zu blobs, removed %zu corrupt\n", checked, removed);
     } else if (!strcmp(sub, "import")) {
         char **refs = NULL;
         size_t n = 0;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/internal.h"
 #include "oci/oci.h"
@@ -99,12 +100,13 @@ int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *
 static void check_ref(struct lkb_cfg_ctx *ctx, const json_t *v, const char *where)
 {
     struct lkb_error e;
-    char *canon = NULL;
+    struct lkb_oci_ref r;
     if (!json_is_string(v))
         return;
-    if (lkb_oci_ref_canonical(json_string_value(v), &canon, &e) < 0)
+    /* The registry's full grammar now, located, not at build time. */
+    if (lkb_oci_ref_parse(json_string_value(v), &r, &e) < 0)
         diag_at(ctx, v, "%s: %s", where, e.msg);
-    free(canon);
+    lkb_oci_ref_free(&r);
 }
 
 /* The first of the first `limit` entries of list named `name`. */
@@ -394,25 +396,8 @@ int lkb_config_load_file(struct lkb_config *cfg, const char *path, struct lkb_er
     char *data = NULL;
     size_t len = 0;
     if (strcmp(path, "-") == 0) {
-        size_t cap = 65536;
-        data = malloc(cap + 1);
-        size_t r;
-        while (data && (r = fread(data + len, 1, cap - len, stdin)) > 0) {
-            len += r;
-            if (len == cap) {
-                char *n = realloc(data, cap * 2 + 1);
-                if (!n) {
-                    free(data);
-                    data = NULL;
-                    break;
-                }
-                data = n;
-                cap *= 2;
-            }
-        }
-        if (!data)
-            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading stdin");
-        data[len] = '\0';
+        if (lkb_fs_read_fd(STDIN_FILENO, 65536, "stdin", &data, &len, err) < 0)
+            return -1;
     } else if (lkb_fs_read_file(path, &data, &len, err) < 0) {
         err->kind = LKB_ERR_CONFIG;
         return -1;

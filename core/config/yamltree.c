@@ -1,6 +1,7 @@
 #include "config/yamltree.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -332,25 +333,104 @@ fail:
     return NULL;
 }
 
+static int syntax_error(const char *name, const yaml_parser_t *parser, struct lkb_error *err)
+{
+    yaml_mark_t m = parser->problem_mark;
+    if (parser->context)
+        return lkb_error_set(err, LKB_ERR_CONFIG, "%s:%zu:%zu: %s %s started at %zu:%zu", name,
+                             m.line + 1, m.column + 1,
+                             parser->problem ? parser->problem : "syntax error", parser->context,
+                             parser->context_mark.line + 1, parser->context_mark.column + 1);
+    return lkb_error_set(err, LKB_ERR_CONFIG, "%s:%zu:%zu: %s", name, m.line + 1, m.column + 1,
+                         parser->problem ? parser->problem : "syntax error");
+}
+
+/* A pass over libyaml's events before its loader builds the document:
+ * the loader would build any depth before convert() could refuse it, and
+ * libyaml's scanner is quadratic in flow nesting (100k '[' took 16 s, a
+ * registry-controlled label of 1 MB would take minutes), while events stop
+ * at the cap after a few thousand tokens. It also refuses a second
+ * document, which the loader silently ignores: a space before the first
+ * key, a doubled BOM or a stray '---' would otherwise drop the rest of the
+ * file. */
+static int prescan(const char *name, const char *buf, size_t len, struct lkb_error *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    int depth = 0, docs = 0, rc = 0;
+    bool ended = false; /* the first document is complete */
+    size_t first_col = 0;
+    for (bool done = false; !done && rc == 0;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            if (!ended) {
+                rc = syntax_error(name, &parser, err);
+                break;
+            }
+            /* libyaml's loader stops after the first document and would
+             * silently drop the rest. */
+            yaml_mark_t m = parser.problem_mark;
+            rc = lkb_error_set(err, LKB_ERR_CONFIG, "%s:%zu:%zu: content after the end of the "
+                               "document%s", name, m.line + 1, m.column + 1,
+                               len >= 6 && !memcmp(buf, "\xef\xbb\xbf\xef\xbb\xbf", 6)
+                                   ? " (the file starts with two byte-order marks)"
+                               : first_col ? " (the first key is indented: remove the leading "
+                                             "spaces)"
+                                           : "");
+            break;
+        }
+        yaml_mark_t m = ev.start_mark;
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (depth == 0)
+                first_col = m.column;
+            if (++depth > LKB_YAML_MAX_DEPTH)
+                rc = lkb_error_set(err, LKB_ERR_CONFIG,
+                                   "%s:%zu:%zu: nested more than %d levels deep", name,
+                                   m.line + 1, m.column + 1, LKB_YAML_MAX_DEPTH);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                rc = lkb_error_set(
+                    err, LKB_ERR_CONFIG, "%s:%zu:%zu: a second YAML document starts here%s", name,
+                    m.line + 1, m.column + 1,
+                    "; a configuration is one document");
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            ended = true;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int lkb_yaml_parse(const char *name, const char *buf, size_t len, struct lkb_ynode **out,
                    struct lkb_error *err)
 {
     *out = NULL;
+    if (prescan(name, buf, len, err) < 0)
+        return -1;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     yaml_document_t doc;
     if (!yaml_parser_load(&parser, &doc)) {
-        yaml_mark_t m = parser.problem_mark;
-        if (parser.context)
-            lkb_error_set(err, LKB_ERR_CONFIG, "%s:%zu:%zu: %s %s started at %zu:%zu", name,
-                          m.line + 1, m.column + 1,
-                          parser.problem ? parser.problem : "syntax error", parser.context,
-                          parser.context_mark.line + 1, parser.context_mark.column + 1);
-        else
-            lkb_error_set(err, LKB_ERR_CONFIG, "%s:%zu:%zu: %s", name, m.line + 1, m.column + 1,
-                          parser.problem ? parser.problem : "syntax error");
+        syntax_error(name, &parser, err);
         yaml_parser_delete(&parser);
         return -1;
     }

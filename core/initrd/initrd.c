@@ -40,16 +40,20 @@ static bool skip_boot_files(const struct lkb_node *n, void *ctx)
 struct sink {
     struct lkb_lz4legacy *lz4;
     struct lkb_pgzip *gz;
-    struct lkb_error *err;
+    struct lkb_error err; /* why a write failed: libarchive only says "Write error" */
 };
 
 static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     struct sink *s = ctx;
-    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, s->err)
-                    : lkb_pgzip_write(s->gz, buf, len, s->err);
+    if (!s->lz4 && !s->gz) {
+        archive_set_error(a, EIO, "compressor already closed");
+        return -1;
+    }
+    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, &s->err)
+                    : lkb_pgzip_write(s->gz, buf, len, &s->err);
     if (rc < 0) {
-        archive_set_error(a, EIO, "%s", s->err->msg);
+        archive_set_error(a, EIO, "%s", s->err.msg);
         return -1;
     }
     return (la_ssize_t)len;
@@ -95,7 +99,7 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     }
     /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
     rc |= archive_write_set_bytes_in_last_block(a, 1);
-    struct sink sink = {NULL, NULL, err};
+    struct sink sink = {0};
     int opened;
     if (comp == LKB_INITRD_LZ4 || comp == LKB_INITRD_GZIP) {
         if (comp == LKB_INITRD_LZ4)
@@ -117,16 +121,20 @@ int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compr
     }
     int failed = lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0;
     if (!failed && archive_write_close(a) != ARCHIVE_OK)
-        failed = lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path,
-                               archive_error_string(a));
+        failed = lkb_error_set(err, LKB_ERR_BUILD, "%s",
+                               archive_error_string(a) ? archive_error_string(a) : "close failed");
+    /* Free the archive while the sink is still alive: after a failure,
+     * archive_write_free() closes, and closing flushes through sink_cb. */
+    archive_write_free(a);
     struct lkb_error ignored;
     if (sink_finish(&sink, failed ? &ignored : err) < 0)
         failed = 1;
     if (failed) {
-        archive_write_free(a);
+        if (sink.err.kind != LKB_ERR_NONE)
+            *err = sink.err;
+        lkb_error_prefix(err, "initrd %s: ", path);
         lkb_atomic_file_abort(&f);
         return -1;
     }
-    archive_write_free(a);
     return lkb_atomic_file_commit(&f, err);
 }

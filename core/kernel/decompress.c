@@ -6,6 +6,43 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
+/* A kernel is tens of MiB and compresses 3-5x: an output beyond 32x its
+ * input (at least 64 MiB, at most 1 GiB) is a decompression bomb, refused
+ * before it takes the memory (issue 15: a 1 MB gzip took 2 GB). */
+#define KERNEL_MAX_RATIO 32
+#define KERNEL_MIN_LIMIT ((size_t)64 << 20)
+#define KERNEL_MAX_SIZE ((size_t)1 << 30)
+
+static size_t out_limit(size_t in_len)
+{
+    size_t l = in_len > KERNEL_MAX_SIZE / KERNEL_MAX_RATIO ? KERNEL_MAX_SIZE
+                                                           : in_len * KERNEL_MAX_RATIO;
+    return l < KERNEL_MIN_LIMIT ? KERNEL_MIN_LIMIT : l;
+}
+
+/* Double buf up to limit: 0, -1 out of memory, -2 over the limit. */
+static int grow(uint8_t **buf, size_t *cap, size_t limit)
+{
+    if (*cap >= limit)
+        return -2;
+    size_t nc = *cap * 2 > limit ? limit : *cap * 2;
+    uint8_t *nb = realloc(*buf, nc);
+    if (!nb)
+        return -1;
+    *buf = nb;
+    *cap = nc;
+    return 0;
+}
+
+static int too_big(struct lkb_error *err, size_t in_len)
+{
+    return lkb_error_set(err, LKB_ERR_BUILD,
+                         "kernel decompresses to more than %zu MiB from %zu bytes: refused as a "
+                         "decompression bomb (limit: %dx the compressed size, %zu MiB to %zu MiB)",
+                         out_limit(in_len) >> 20, in_len, KERNEL_MAX_RATIO,
+                         KERNEL_MIN_LIMIT >> 20, KERNEL_MAX_SIZE >> 20);
+}
+
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -20,6 +57,8 @@ int lkb_kernel_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *o
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "inflateInit failed");
     size_t cap = in_len * 4 + 4096, len = 0;
+    if (cap > out_limit(in_len))
+        cap = out_limit(in_len);
     uint8_t *buf = malloc(cap);
     if (!buf) {
         inflateEnd(&zs);
@@ -32,15 +71,12 @@ int lkb_kernel_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *o
         zs.next_in = (Bytef *)p;
         zs.avail_in = left > UINT32_MAX ? UINT32_MAX : (uInt)left;
         do {
-            if (len == cap) {
-                uint8_t *nb = realloc(buf, cap * 2);
-                if (!nb) {
-                    free(buf);
-                    inflateEnd(&zs);
-                    return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                }
-                buf = nb;
-                cap *= 2;
+            int g = len == cap ? grow(&buf, &cap, out_limit(in_len)) : 0;
+            if (g < 0) {
+                free(buf);
+                inflateEnd(&zs);
+                return g == -2 ? too_big(err, in_len)
+                               : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
             }
             zs.next_out = buf + len;
             zs.avail_out = (uInt)((cap - len) > UINT32_MAX ? UINT32_MAX : (cap - len));
@@ -86,18 +122,16 @@ static int raw_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
     archive_read_support_format_raw(a);
     struct archive_entry *e;
     size_t cap = in_len * 4 + 4096, len = 0;
+    if (cap > out_limit(in_len))
+        cap = out_limit(in_len);
     uint8_t *buf = malloc(cap);
     int ok = buf && archive_read_open_memory(a, in, in_len) == ARCHIVE_OK &&
              archive_read_next_header(a, &e) == ARCHIVE_OK && archive_filter_count(a) > 1;
     while (ok) {
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                ok = 0;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
+        int g = len == cap ? grow(&buf, &cap, out_limit(in_len)) : 0;
+        if (g < 0) {
+            ok = g == -2 ? -2 : 0;
+            break;
         }
         la_ssize_t r = archive_read_data(a, buf + len, cap - len);
         if (r == 0)
@@ -109,13 +143,16 @@ static int raw_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
         len += (size_t)r;
     }
     archive_read_free(a);
-    if (!ok || !len) {
+    if (ok != 1 || !len) {
         free(buf);
+        if (ok == -2) {
+            too_big(err, in_len);
+            return -2;
+        }
         return -1;
     }
     *out = buf;
     *out_len = len;
-    (void)err;
     return 0;
 }
 
@@ -147,9 +184,11 @@ int lkb_kernel_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
             return lkb_kernel_gunzip(in + off, (size_t)plen, out, out_len, err);
         /* The kernel build appends the uncompressed size (4 bytes) after
          * the compressed stream; decoders want the stream alone. */
-        if ((plen > 4 && raw_decompress(in + off, (size_t)plen - 4, out, out_len, err) == 0) ||
-            raw_decompress(in + off, (size_t)plen, out, out_len, err) == 0)
-            return 0;
+        int r = plen > 4 ? raw_decompress(in + off, (size_t)plen - 4, out, out_len, err) : -1;
+        if (r == -1)
+            r = raw_decompress(in + off, (size_t)plen, out, out_len, err);
+        if (r != -1)
+            return r < 0 ? -1 : 0; /* -2: too big, err is set */
         return lkb_error_set(err, LKB_ERR_BUILD,
                              "unsupported bzImage payload format at offset %llu (gzip, xz, "
                              "lzma, bzip2, lz4 and zstd can be decompressed)",

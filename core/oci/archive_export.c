@@ -152,7 +152,7 @@ int lkb_cache_export(struct lkb_cache *c, const char *ref, const char *tar_path,
     if (rc == 0)
         rc = write_entry(a, "blobs/sha256/", NULL, 0, NULL, err);
     for (size_t i = 0; i < blobs.n && rc == 0; i++) {
-        char *path, *name = oci_strdup_printf("blobs/sha256/%s", blobs.digest[i] + 7);
+        char *path, *name = lkb_strf("blobs/sha256/%s", blobs.digest[i] + 7);
         int64_t size = oci_blob_size(c, blobs.digest[i]);
         if (!name || lkb_cache_blob_path(c, blobs.digest[i], &path, err) < 0) {
             free(name);

@@ -65,8 +65,8 @@ static int ingest_member(struct import *im, struct archive *a, const char *name,
     const char *want = NULL;
     char named[LKB_DIGEST_MAX + 8];
     if (strncmp(name, "blobs/sha256/", 13) == 0) {
-        snprintf(named, sizeof named, "sha256:%s", name + 13);
-        if (!lkb_digest_valid(named))
+        if (lkb_strf_buf(named, sizeof named, NULL, "sha256:%s", name + 13) < 0 ||
+            !lkb_digest_valid(named))
             return lkb_error_set(err, LKB_ERR_IO, "%s is not named by a sha256 digest", name);
         want = named;
     }

@@ -128,7 +128,7 @@ int lkb_oci_challenge_parse(const char *value, struct lkb_oci_challenge *out,
 
 char *lkb_oci_basic_auth(const char *user, const char *secret)
 {
-    char *plain = oci_strdup_printf("%s:%s", user, secret);
+    char *plain = lkb_strf("%s:%s", user, secret);
     if (!plain)
         return NULL;
     size_t n = strlen(plain);
@@ -346,9 +346,9 @@ int lkb_oci_credentials(const char *registry, char **user, char **secret, struct
     char *path;
     const char *dc = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
     if (dc && *dc)
-        path = oci_strdup_printf("%s/config.json", dc);
+        path = lkb_strf("%s/config.json", dc);
     else if (home && *home)
-        path = oci_strdup_printf("%s/.docker/config.json", home);
+        path = lkb_strf("%s/.docker/config.json", home);
     else
         return 0;
     if (!path)

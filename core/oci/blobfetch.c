@@ -68,7 +68,7 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
     const char *auth;
     if (oci_auth_header(c, j->reg, j->repo, &auth, err) < 0)
         return -1;
-    char *url = oci_strdup_printf("%s/v2/%s/blobs/%s", j->reg->base, j->repo, j->digest);
+    char *url = lkb_strf("%s/v2/%s/blobs/%s", j->reg->base, j->repo, j->digest);
     t->easy = curl_easy_init();
     if (!url || !t->easy) {
         free(url);
@@ -77,6 +77,7 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
     if (auth)
         t->headers = curl_slist_append(NULL, auth);
     oci_client_setup_easy(c, t->easy);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT, oci_client_deadline(c, j->size));
     curl_easy_setopt(t->easy, CURLOPT_URL, url);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);

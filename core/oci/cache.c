@@ -24,9 +24,9 @@ int lkb_cache_default_dir(char **out, struct lkb_error *err)
     if (v && *v)
         *out = strdup(v);
     else if ((v = getenv("XDG_CACHE_HOME")) && *v)
-        *out = oci_strdup_printf("%s/lkb", v);
+        *out = lkb_strf("%s/lkb", v);
     else if ((v = getenv("HOME")) && *v)
-        *out = oci_strdup_printf("%s/.cache/lkb", v);
+        *out = lkb_strf("%s/.cache/lkb", v);
     else
         return lkb_error_set(err, LKB_ERR_USAGE,
                              "no cache directory: set -cache, LKB_CACHE or HOME");
@@ -43,8 +43,8 @@ struct lkb_cache *lkb_cache_open(const char *dir, struct lkb_error *err)
     c->gc_fd = -1;
     if (dir ? !(c->dir = strdup(dir)) : lkb_cache_default_dir(&c->dir, err) < 0)
         goto fail;
-    c->blobs = oci_strdup_printf("%s/blobs/sha256", c->dir);
-    c->ingest = oci_strdup_printf("%s/ingest", c->dir);
+    c->blobs = lkb_strf("%s/blobs/sha256", c->dir);
+    c->ingest = lkb_strf("%s/ingest", c->dir);
     if (!c->blobs || !c->ingest) {
         lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         goto fail;
@@ -56,8 +56,8 @@ struct lkb_cache *lkb_cache_open(const char *dir, struct lkb_error *err)
     int lock;
     if (oci_cache_lock(c, &lock, err) < 0)
         goto fail;
-    char *p = oci_strdup_printf("%s/oci-layout", c->dir);
-    char *q = oci_strdup_printf("%s/index.json", c->dir);
+    char *p = lkb_strf("%s/oci-layout", c->dir);
+    char *q = lkb_strf("%s/index.json", c->dir);
     int rc = 0;
     if (!p || !q)
         rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
@@ -98,7 +98,7 @@ int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **ou
     if (!lkb_digest_valid(digest))
         return lkb_error_set(err, LKB_ERR_FETCH, "unsupported or malformed digest '%s'",
                              digest ? digest : "(null)");
-    *out = oci_strdup_printf("%s/%s", c->blobs, digest + 7);
+    *out = lkb_strf("%s/%s", c->blobs, digest + 7);
     return *out ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
 }
 
@@ -195,7 +195,7 @@ int oci_ingest_open(struct lkb_cache *c, struct oci_ingest *in, struct lkb_error
 {
     memset(in, 0, sizeof *in);
     in->fd = -1;
-    in->tmp_path = oci_strdup_printf("%s/blob-XXXXXX", c->ingest);
+    in->tmp_path = lkb_strf("%s/blob-XXXXXX", c->ingest);
     if (!in->tmp_path)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     in->fd = mkstemp(in->tmp_path);
@@ -306,7 +306,7 @@ int oci_blob_put(struct lkb_cache *c, const char *digest, const void *data, size
 
 static int open_lock(struct lkb_cache *c, const char *name, struct lkb_error *err)
 {
-    char *p = oci_strdup_printf("%s/%s", c->dir, name);
+    char *p = lkb_strf("%s/%s", c->dir, name);
     if (!p)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);

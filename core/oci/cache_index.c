@@ -2,14 +2,17 @@
  * Read-modify-write happens under the exclusive .lock and the new file
  * replaces the old one atomically, so concurrent lkb runs never see or
  * produce a torn index. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oci/internal.h"
 #include "util/fs.h"
+#include "util/log.h"
 
-static char *index_path(struct lkb_cache *c) { return oci_strdup_printf("%s/index.json", c->dir); }
+static char *index_path(struct lkb_cache *c) { return lkb_strf("%s/index.json", c->dir); }
 
 int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
 {
@@ -19,14 +22,18 @@ int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     json_error_t je;
     json_t *idx = json_load_file(p, 0, &je);
-    if (!idx) {
-        lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: %s (line %d)", p, je.text, je.line);
-        free(p);
-        return -1;
-    }
     json_t *m = json_object_get(idx, "manifests");
-    if (!json_is_object(idx) || (m && !json_is_array(m))) {
-        lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: not an OCI image index", p);
+    if (!idx || !json_is_object(idx) || (m && !json_is_array(m))) {
+        if (idx)
+            lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: not an OCI image index", p);
+        else
+            lkb_error_set(err, LKB_ERR_FETCH, "cache index %s: %s (line %d)", p, je.text,
+                          je.line);
+        if (err && access(p, F_OK) == 0) {
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l,
+                     "; 'lkb cache clean' or 'lkb cache verify' repairs it");
+        }
         json_decref(idx);
         free(p);
         return -1;
@@ -38,13 +45,42 @@ int oci_index_load(struct lkb_cache *c, json_t **out, struct lkb_error *err)
     return 0;
 }
 
+int oci_index_load_repair(struct lkb_cache *c, json_t **out, struct lkb_error *err)
+{
+    struct lkb_error why;
+    if (oci_index_load(c, out, &why) == 0)
+        return 0;
+    char *p = index_path(c), *aside = lkb_strf("%s/index.json.damaged", c->dir);
+    json_t *empty = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
+                              "application/vnd.oci.image.index.v1+json", "manifests");
+    int rc = !p || !aside || !empty ? lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory") : 0;
+    if (rc == 0 && rename(p, aside) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_FETCH, errno, "moving the damaged %s aside", p);
+    if (rc == 0)
+        rc = oci_index_save(c, empty, err);
+    if (rc == 0) {
+        /* The reason without the advice to run what is running now. */
+        char *semi = strstr(why.msg, "; 'lkb cache clean'");
+        if (semi)
+            *semi = '\0';
+        lkb_warn("%s; moved to %s and replaced by an empty index: its images will be fetched "
+                 "again", why.msg, aside);
+        *out = empty;
+        empty = NULL;
+    }
+    json_decref(empty);
+    free(p);
+    free(aside);
+    return rc;
+}
+
 int oci_index_save(struct lkb_cache *c, json_t *idx, struct lkb_error *err)
 {
     /* go-containerregistry rewrites index.json with 3-space indentation and
      * oci-layout with 4; match it so LinuxKit and lkb can share a cache. */
     char *text = json_dumps(idx, JSON_INDENT(3));
     char *p = index_path(c);
-    char *l = oci_strdup_printf("%s/oci-layout", c->dir);
+    char *l = lkb_strf("%s/oci-layout", c->dir);
     static const char layout[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
     int rc;
     if (!text || !p || !l)
@@ -154,7 +190,7 @@ int lkb_cache_list(struct lkb_cache *c, struct lkb_cache_entry **out, size_t *n,
         if (json_is_object(p)) {
             const char *os = oci_json_str(p, "os"), *arch = oci_json_str(p, "architecture");
             const char *var = oci_json_str(p, "variant");
-            e[k].platform = oci_strdup_printf("%s/%s%s%s", os ? os : "", arch ? arch : "",
+            e[k].platform = lkb_strf("%s/%s%s%s", os ? os : "", arch ? arch : "",
                                               var ? "/" : "", var ? var : "");
         }
         k++;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "oci/internal.h"
+#include "util/log.h"
 
 struct digest_set {
     char **v;
@@ -95,7 +96,7 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
         snprintf(digest, sizeof digest, "sha256:%s", e->d_name);
         if (live && set_has(live, digest))
             continue;
-        char *p = oci_strdup_printf("%s/%s", dir, e->d_name);
+        char *p = lkb_strf("%s/%s", dir, e->d_name);
         struct stat st;
         if (p && lstat(p, &st) == 0 && unlink(p) == 0) {
             (*blobs)++;
@@ -109,21 +110,35 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
     return rc;
 }
 
+/* Both locks (no pull or import runs meanwhile) and index.json, repaired
+ * if damaged. */
+static int lock_and_load(struct lkb_cache *c, int *lock, json_t **idx, struct lkb_error *err)
+{
+    if (oci_cache_gc_lock(c, true, err) < 0)
+        return -1;
+    if (oci_cache_lock(c, lock, err) < 0) {
+        oci_cache_gc_unlock(c);
+        return -1;
+    }
+    if (oci_index_load_repair(c, idx, err) < 0) {
+        oci_cache_unlock(*lock);
+        oci_cache_gc_unlock(c);
+        return -1;
+    }
+    return 0;
+}
+
 int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *freed_bytes,
                  struct lkb_error *err)
 {
     size_t blobs = 0, ingest_files = 0;
     uint64_t bytes = 0, ingest_bytes = 0;
-    if (oci_cache_gc_lock(c, true, err) < 0)
-        return -1;
     int lock;
-    if (oci_cache_lock(c, &lock, err) < 0) {
-        oci_cache_gc_unlock(c);
-        return -1;
-    }
     json_t *idx = NULL;
+    if (lock_and_load(c, &lock, &idx, err) < 0)
+        return -1;
     struct digest_set live = {0};
-    int rc = oci_index_load(c, &idx, err);
+    int rc = 0;
     if (rc == 0 && all) {
         json_array_clear(json_object_get(idx, "manifests"));
         rc = oci_index_save(c, idx, err);
@@ -153,5 +168,45 @@ int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *f
         *freed_blobs = blobs;
     if (freed_bytes)
         *freed_bytes = bytes + ingest_bytes;
+    return rc;
+}
+
+/* Rehash every blob: one whose content does not match its name (a bit
+ * flip, a truncation, an empty file) is deleted, so the next pull fetches
+ * it again. A damaged index.json is repaired first. */
+int lkb_cache_verify(struct lkb_cache *c, size_t *checked, size_t *removed, struct lkb_error *err)
+{
+    *checked = *removed = 0;
+    int lock;
+    json_t *idx = NULL;
+    if (lock_and_load(c, &lock, &idx, err) < 0)
+        return -1;
+    json_decref(idx);
+    int rc = 0;
+    DIR *d = rc == 0 ? opendir(c->blobs) : NULL;
+    if (rc == 0 && !d && errno != ENOENT)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", c->blobs);
+    for (struct dirent *e; rc == 0 && d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = lkb_strf("%s/%s", c->blobs, e->d_name), *want = lkb_strf("sha256:%s", e->d_name);
+        char got[LKB_DIGEST_MAX];
+        struct lkb_error why;
+        if (!p || !want) {
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        } else if (lkb_digest_file(p, got, NULL, &why) < 0 || strcmp(got, want) != 0) {
+            if (unlink(p) == 0) {
+                (*removed)++;
+                lkb_warn("removed corrupt cache blob %s", want);
+            }
+        }
+        (*checked)++;
+        free(p);
+        free(want);
+    }
+    if (d)
+        closedir(d);
+    oci_cache_unlock(lock);
+    oci_cache_gc_unlock(c);
     return rc;
 }

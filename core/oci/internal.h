@@ -9,6 +9,7 @@
 #include "oci/digest.h"
 #include "oci/oci.h"
 #include "util/error.h"
+#include "util/str.h"
 
 #define OCI_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -82,6 +83,9 @@ int oci_cache_gc_lock(struct lkb_cache *cache, bool exclusive, struct lkb_error 
 void oci_cache_gc_unlock(struct lkb_cache *cache);
 
 int oci_index_load(struct lkb_cache *cache, json_t **out, struct lkb_error *err);
+/* oci_index_load, but a damaged index.json is moved to index.json.damaged
+ * and replaced by an empty index, with a warning (caller holds .lock). */
+int oci_index_load_repair(struct lkb_cache *cache, json_t **out, struct lkb_error *err);
 int oci_index_save(struct lkb_cache *cache, json_t *index, struct lkb_error *err);
 /* A new descriptor object (platform may be NULL; it is not stolen). */
 json_t *oci_descriptor(const char *media_type, int64_t size, const char *digest,
@@ -116,7 +120,6 @@ void oci_progress_done(struct oci_progress *p, size_t slot, bool cached);
 void oci_progress_free(struct oci_progress *p);
 
 /* ---- small helpers ---- */
-char *oci_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *oci_json_str(json_t *obj, const char *key);
 int64_t oci_json_int(json_t *obj, const char *key, int64_t dflt);
 

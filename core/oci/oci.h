@@ -96,6 +96,13 @@ int lkb_cache_remove(struct lkb_cache *cache, const char *ref, struct lkb_error 
 int lkb_cache_gc(struct lkb_cache *cache, bool all, size_t *freed_blobs, uint64_t *freed_bytes,
                  struct lkb_error *err);
 
+/* Rehash every blob and delete those whose content does not match their
+ * digest (bit flips, truncations, empty files); repair a damaged
+ * index.json (moved aside, replaced by an empty index, with a warning).
+ * lkb_cache_gc repairs the index the same way. */
+int lkb_cache_verify(struct lkb_cache *cache, size_t *checked, size_t *removed,
+                     struct lkb_error *err);
+
 /* Import an OCI image layout archive (oci-layout + index.json + blobs/) or
  * a `docker save` tar (manifest.json). Every blob is verified. Images are
  * recorded under their org.opencontainers.image.ref.name /
@@ -143,7 +150,11 @@ struct lkb_pull_opts {
     int parallel;        /* concurrent blob downloads; 0 = 4 */
     int max_attempts;    /* per request, incl. the first; 0 = 4 */
     int retry_base_ms;   /* first back-off delay, doubled each retry; 0 = 500 */
-    long timeout_s;      /* abort a transfer that moves no data for this long; 0 = 30 */
+    long timeout_s;      /* abort a transfer that moves no data for this long; 0 =
+                            $LKB_FETCH_TIMEOUT, else 30 */
+    long deadline_s;     /* abort any one request (each blob attempt) after this long, however
+                            slowly it moves; 0 = $LKB_FETCH_DEADLINE, else 300 s plus 1 s per
+                            100 KiB of the blob */
     const char *ca_file; /* extra CA bundle for registry TLS (also $LKB_CA_FILE) */
 };
 

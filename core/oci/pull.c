@@ -50,7 +50,7 @@ static int get_manifest(struct oci_client *c, struct item *it, const char *objec
                         const char *want_digest, int64_t want_size, struct fetched *out,
                         struct lkb_error *err)
 {
-    char *path = oci_strdup_printf("/v2/%s/manifests/%s", it->ref.repository, object);
+    char *path = lkb_strf("/v2/%s/manifests/%s", it->ref.repository, object);
     if (!path)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct oci_response resp = {0};

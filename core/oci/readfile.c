@@ -13,8 +13,9 @@
 #include "oci/internal.h"
 
 /* Clean an in-image path: no leading "/" or "./", no "." or empty
- * components, ".." resolved (never above the root). */
-static void clean_name(const char *in, char *out, size_t size)
+ * components, ".." resolved (never above the root). False when the result
+ * does not fit (it is then unusable, never silently shortened). */
+static bool clean_name(const char *in, char *out, size_t size)
 {
     size_t o = 0;
     out[0] = '\0';
@@ -28,7 +29,9 @@ static void clean_name(const char *in, char *out, size_t size)
             while (o > 0 && out[--o] != '/')
                 ;
             out[o] = '\0';
-        } else if (!(n == 1 && s[0] == '.') && o + n + 2 < size) {
+        } else if (!(n == 1 && s[0] == '.')) {
+            if (o + n + 2 > size)
+                return false;
             if (o)
                 out[o++] = '/';
             memcpy(out + o, s, n);
@@ -37,6 +40,7 @@ static void clean_name(const char *in, char *out, size_t size)
         }
         s += n;
     }
+    return true;
 }
 
 /* Is A a proper ancestor directory of B ("" is the root)? */
@@ -84,6 +88,17 @@ static int read_data(struct archive *a, struct archive_entry *e, void **data, si
 
 enum scan_result { SCAN_FOUND, SCAN_REDIRECT, SCAN_HIDDEN, SCAN_ABSENT, SCAN_ERROR };
 
+/* Follow a link: its cleaned target replaces the path being looked up. */
+static enum scan_result redirect(struct lkb_image *im, const char *to, bool fits, char *target,
+                                 size_t tsize, struct lkb_error *err)
+{
+    if (fits && clean_name(to, target, tsize))
+        return SCAN_REDIRECT;
+    lkb_error_set(err, LKB_ERR_BUILD, "%s: a link to a path longer than %zu bytes", im->ref,
+                  tsize - 1);
+    return SCAN_ERROR;
+}
+
 /* Look for TARGET in one layer. On SCAN_REDIRECT, target is rewritten (a
  * symlink or hard link on the way). */
 static enum scan_result scan_layer(struct lkb_image *im, size_t layer, char *target, size_t tsize,
@@ -97,17 +112,18 @@ static enum scan_result scan_layer(struct lkb_image *im, size_t layer, char *tar
     char name[PATH_MAX], tmp[PATH_MAX * 2];
     int r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        clean_name(archive_entry_pathname(e), name, sizeof name);
+        if (!clean_name(archive_entry_pathname(e), name, sizeof name))
+            continue; /* longer than any target can be */
         const char *base = strrchr(name, '/');
         base = base ? base + 1 : name;
         size_t dirlen = (size_t)(base - name) ? (size_t)(base - name) - 1 : 0;
         if (strncmp(base, ".wh.", 4) == 0) {
             char hidden[PATH_MAX];
             if (strcmp(base, ".wh..wh..opq") == 0)
-                snprintf(hidden, sizeof hidden, "%.*s", (int)dirlen, name);
+                snprintf(hidden, sizeof hidden, "%.*s", (int)dirlen, name); /* shorter */
             else
                 snprintf(hidden, sizeof hidden, "%.*s%s%s", (int)dirlen, name, dirlen ? "/" : "",
-                         base + 4);
+                         base + 4); /* name less ".wh.": shorter too */
             bool opaque = strcmp(base, ".wh..wh..opq") == 0;
             if ((opaque && is_ancestor(hidden, target)) ||
                 (!opaque && (strcmp(hidden, target) == 0 || is_ancestor(hidden, target))))
@@ -118,19 +134,17 @@ static enum scan_result scan_layer(struct lkb_image *im, size_t layer, char *tar
         mode_t type = archive_entry_filetype(e);
         if (strcmp(name, target) == 0) {
             if (hl) {
-                clean_name(hl, target, tsize);
-                res = SCAN_REDIRECT;
+                res = redirect(im, hl, true, target, tsize, err);
             } else if (type == AE_IFREG) {
                 res = read_data(a, e, data, len, err) < 0 ? SCAN_ERROR : SCAN_FOUND;
             } else if (type == AE_IFLNK) {
                 const char *link = archive_entry_symlink(e);
                 const char *slash = strrchr(target, '/');
-                if (link[0] == '/' || !slash)
-                    snprintf(tmp, sizeof tmp, "%s", link);
-                else
-                    snprintf(tmp, sizeof tmp, "%.*s/%s", (int)(slash - target), target, link);
-                clean_name(tmp, target, tsize);
-                res = SCAN_REDIRECT;
+                int w = link[0] == '/' || !slash
+                            ? snprintf(tmp, sizeof tmp, "%s", link)
+                            : snprintf(tmp, sizeof tmp, "%.*s/%s", (int)(slash - target), target,
+                                       link);
+                res = redirect(im, tmp, w < (int)sizeof tmp, target, tsize, err);
             } else {
                 lkb_error_set(err, LKB_ERR_BUILD, "%s: /%s is not a regular file", im->ref,
                               target);
@@ -143,13 +157,11 @@ static enum scan_result scan_layer(struct lkb_image *im, size_t layer, char *tar
                 /* A symlinked directory on the way: splice its target in. */
                 const char *link = archive_entry_symlink(e);
                 const char *rest = target + strlen(name);
-                if (link[0] == '/')
-                    snprintf(tmp, sizeof tmp, "%s%s", link, rest);
-                else
-                    snprintf(tmp, sizeof tmp, "%.*s%s%s%s", (int)dirlen, name, dirlen ? "/" : "",
-                             link, rest);
-                clean_name(tmp, target, tsize);
-                res = SCAN_REDIRECT;
+                int w = link[0] == '/'
+                            ? snprintf(tmp, sizeof tmp, "%s%s", link, rest)
+                            : snprintf(tmp, sizeof tmp, "%.*s%s%s%s", (int)dirlen, name,
+                                       dirlen ? "/" : "", link, rest);
+                res = redirect(im, tmp, w < (int)sizeof tmp, target, tsize, err);
                 break;
             }
             if (type != AE_IFDIR && !hl) {
@@ -173,7 +185,8 @@ int lkb_image_read_file(struct lkb_image *im, const char *path, void **data, siz
     *data = NULL;
     *len = 0;
     char target[PATH_MAX];
-    clean_name(path, target, sizeof target);
+    if (!clean_name(path, target, sizeof target))
+        return lkb_error_set(err, LKB_ERR_BUILD, "%s: path too long: %.64s…", im->ref, path);
     if (!target[0])
         return lkb_error_set(err, LKB_ERR_BUILD, "%s: cannot read the root directory", im->ref);
     for (int hops = 0; hops < 40; hops++) {

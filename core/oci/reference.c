@@ -222,6 +222,19 @@ int lkb_oci_ref_parse(const char *text, struct lkb_oci_ref *out, struct lkb_erro
     char *e = expand(text);
     if (!e)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    /* The canonical form cleans the path ("a/../b" is "b"): a ".." would
+     * silently name another repository ("//" and "." are harmless). */
+    const char *path = strchr(e, '/');
+    for (const char *c = path ? path + 1 : NULL; c && *c && !strchr(":@", *c);) {
+        size_t n = strcspn(c, "/:@");
+        if (n == 2 && c[0] == '.' && c[1] == '.') {
+            lkb_error_set(err, LKB_ERR_CONFIG, "invalid image reference %s: a '..' component",
+                          text);
+            free(e);
+            return -1;
+        }
+        c += n + (c[n] == '/');
+    }
     char *loc = NULL, *obj = NULL;
     if (split_canonical(e, &loc, &obj, err) < 0) {
         free(e);

@@ -39,6 +39,15 @@ static void registry_free(struct oci_registry *r)
     free(r);
 }
 
+/* A positive number of seconds from the environment, else def. */
+static long env_seconds(const char *name, long def)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 ? n : def;
+}
+
 struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_error *err)
 {
     static bool curl_ready;
@@ -57,7 +66,10 @@ struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_e
     c->parallel = opts && opts->parallel > 0 ? opts->parallel : 4;
     c->max_attempts = opts && opts->max_attempts > 0 ? opts->max_attempts : 4;
     c->retry_base_ms = opts && opts->retry_base_ms > 0 ? opts->retry_base_ms : 500;
-    c->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s : 30;
+    c->timeout_s =
+        opts && opts->timeout_s > 0 ? opts->timeout_s : env_seconds("LKB_FETCH_TIMEOUT", 30);
+    c->deadline_s =
+        opts && opts->deadline_s > 0 ? opts->deadline_s : env_seconds("LKB_FETCH_DEADLINE", 0);
     const char *ca = opts && opts->ca_file ? opts->ca_file : getenv("LKB_CA_FILE");
     if (ca && *ca && !(c->ca_file = strdup(ca))) {
         free(c);
@@ -91,6 +103,13 @@ void oci_client_free(struct oci_client *c)
     free(c);
 }
 
+long oci_client_deadline(const struct oci_client *c, int64_t size)
+{
+    if (c->deadline_s > 0)
+        return c->deadline_s;
+    return 300 + (size > 0 ? (long)(size / (100 << 10)) : 0);
+}
+
 void oci_client_setup_easy(struct oci_client *c, CURL *e)
 {
     /* CURLOPT_NOSIGNAL stays off: libcurl then ignores SIGPIPE while it
@@ -100,6 +119,9 @@ void oci_client_setup_easy(struct oci_client *c, CURL *e)
     /* A stalled transfer (no byte for timeout_s) is a retryable timeout. */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->timeout_s);
+    /* A registry dripping a few bytes a second defeats the stall timer:
+     * every request also has an overall deadline (retryable as well). */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, oci_client_deadline(c, -1));
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -268,8 +290,8 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
     int rc = -1;
     for (int s = 0; s < 2 && schemes[s]; s++) {
         free(r->base);
-        r->base = oci_strdup_printf("%s://%s", schemes[s], r->host);
-        char *url = oci_strdup_printf("%s/v2/", r->base);
+        r->base = lkb_strf("%s://%s", schemes[s], r->host);
+        char *url = lkb_strf("%s/v2/", r->base);
         if (!r->base || !url) {
             free(url);
             rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
@@ -359,17 +381,17 @@ static int fetch_token(struct oci_client *c, struct oci_registry *r, const char 
                              r->host);
     if (load_creds(r, err) < 0)
         return -1;
-    char *scope_default = oci_strdup_printf("repository:%s:pull", repo);
+    char *scope_default = lkb_strf("repository:%s:pull", repo);
     const char *scope = ch->scope ? ch->scope : scope_default;
     char *esc_scope = curl_easy_escape(c->easy, scope ? scope : "", 0);
     char *esc_service = ch->service ? curl_easy_escape(c->easy, ch->service, 0) : NULL;
-    char *url = oci_strdup_printf("%s%sscope=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
+    char *url = lkb_strf("%s%sscope=%s%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
                                   esc_scope ? esc_scope : "", esc_service ? "&service=" : "",
                                   esc_service ? esc_service : "");
     curl_free(esc_scope);
     curl_free(esc_service);
     free(scope_default);
-    char *userpwd = r->user ? oci_strdup_printf("%s:%s", r->user, r->secret) : NULL;
+    char *userpwd = r->user ? lkb_strf("%s:%s", r->user, r->secret) : NULL;
     struct oci_response resp = {0};
     char errbuf[CURL_ERROR_SIZE];
     int rc = -1;
@@ -420,7 +442,7 @@ static int fetch_token(struct oci_client *c, struct oci_registry *r, const char 
         t->header = NULL;
     }
     free(t->header);
-    t->header = oci_strdup_printf("Authorization: Bearer %s", tok);
+    t->header = lkb_strf("Authorization: Bearer %s", tok);
     json_decref(j);
     rc = t->repo && t->header ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
 out:
@@ -458,7 +480,7 @@ int oci_auth_header(struct oci_client *c, struct oci_registry *r, const char *re
             r->tokens = n;
             t = &r->tokens[r->n_tokens++];
             t->repo = strdup("");
-            t->header = oci_strdup_printf("Authorization: %s", b);
+            t->header = lkb_strf("Authorization: %s", b);
             free(b);
         }
         *header = t->header;
@@ -504,8 +526,8 @@ int oci_auth_refresh(struct oci_client *c, struct oci_registry *r, const char *r
 int oci_request(struct oci_client *c, struct oci_registry *r, const char *repo, const char *path,
                 const char *accept, struct oci_response *resp, struct lkb_error *err)
 {
-    char *url = oci_strdup_printf("%s%s", r->base, path);
-    char *accept_hdr = accept ? oci_strdup_printf("Accept: %s", accept) : NULL;
+    char *url = lkb_strf("%s%s", r->base, path);
+    char *accept_hdr = accept ? lkb_strf("Accept: %s", accept) : NULL;
     if (!url || (accept && !accept_hdr)) {
         free(url);
         free(accept_hdr);

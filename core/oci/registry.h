@@ -30,6 +30,7 @@ struct oci_registry {
 struct oci_client {
     int parallel, max_attempts, retry_base_ms;
     long timeout_s;
+    long deadline_s; /* fixed per-request deadline; 0: by size (oci_client_deadline) */
     char *ca_file;
     CURL *easy;  /* synchronous requests; reused so connections are kept */
     CURLM *multi; /* blob downloads */
@@ -51,6 +52,8 @@ void oci_client_free(struct oci_client *c);
 
 /* Options every transfer gets: TLS verification with the extra CA file,
  * timeouts, redirects limited to http(s). */
+/* Seconds a request for a body of size bytes (-1: unknown) may take. */
+long oci_client_deadline(const struct oci_client *c, int64_t size);
 void oci_client_setup_easy(struct oci_client *c, CURL *e);
 
 /* Header callback collecting the response headers we care about into r

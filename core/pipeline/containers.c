@@ -7,6 +7,7 @@
 #include "rootfs/image.h"
 #include "runtime/runtime.h"
 #include "util/log.h"
+#include "util/str.h"
 
 int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
                       lkb_image_lookup_fn lookup, void *ctx,
@@ -19,14 +20,17 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
         const char *name = json_string_value(json_object_get(v, "name"));
         const char *image = json_string_value(json_object_get(v, "image"));
         const char *format = json_string_value(json_object_get(v, "format"));
-        char prefix[512];
-        snprintf(prefix, sizeof prefix, "containers/volumes/%s/lower", name);
+        char *prefix = lkb_strf("containers/volumes/%s/lower", name);
+        if (!prefix)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         lkb_info("Process volume image: %s", name);
         int rc;
         if (image && *image && format && strcmp(format, "oci") == 0) {
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
-            if (rc == 0 && lkb_build_oci_volume(root, oci, v, prefix, err) < 0)
+            if (rc == 0 && lkb_build_oci_volume(root, oci, v, prefix, err) < 0) {
+                free(prefix);
                 return lkb_error_prefix(err, "volume %s: ", name);
+            }
         } else if (image && *image) {
             struct lkb_image *img = lookup(ctx, image);
             rc = img ? lkb_rootfs_add_image(root, img, prefix, LKB_RESOLV_SYMLINK, err)
@@ -34,10 +38,12 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
         } else {
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
         }
+        free(prefix);
         for (int k = 0; rc == 0 && k < 2; k++) {
-            char d[600];
-            snprintf(d, sizeof d, "containers/volumes/%s/%s", name, k ? "merged" : "tmp");
-            rc = lkb_tree_add_dir(root, d, 0755, 0, 0, LKB_DEFAULT_MTIME, err);
+            char *d = lkb_strf("containers/volumes/%s/%s", name, k ? "merged" : "tmp");
+            rc = d ? lkb_tree_add_dir(root, d, 0755, 0, 0, LKB_DEFAULT_MTIME, err)
+                   : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            free(d);
         }
         if (rc < 0)
             return -1;
@@ -71,16 +77,31 @@ static void dedup_free(struct dedup *d)
     free(d->roots);
 }
 
+static int one_container_in(struct lkb_tree *root, const struct lkb_config *cfg,
+                            const char *section, size_t idx, const json_t *entry,
+                            struct lkb_image *img, struct dedup *dd, const char *dir,
+                            struct lkb_error *err);
+
 static int one_container(struct lkb_tree *root, const struct lkb_config *cfg, const char *section,
                          size_t idx, const json_t *entry, struct lkb_image *img,
                          struct dedup *dd, struct lkb_error *err)
 {
     const char *name = json_string_value(json_object_get(entry, "name"));
-    char dir[512];
-    if (strcmp(section, "services") == 0)
-        snprintf(dir, sizeof dir, "containers/services/%s", name);
-    else
-        snprintf(dir, sizeof dir, "containers/%s/%03zu-%s", section, idx, name);
+    char *dir = strcmp(section, "services") == 0
+                    ? lkb_strf("containers/services/%s", name)
+                    : lkb_strf("containers/%s/%03zu-%s", section, idx, name);
+    if (!dir)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = one_container_in(root, cfg, section, idx, entry, img, dd, dir, err);
+    free(dir);
+    return rc;
+}
+
+static int one_container_in(struct lkb_tree *root, const struct lkb_config *cfg,
+                            const char *section, size_t idx, const json_t *entry,
+                            struct lkb_image *img, struct dedup *dd, const char *dir,
+                            struct lkb_error *err)
+{
 
     json_t *label = NULL;
     const json_t *icfg = json_object_get(img->config, "config");
@@ -89,8 +110,11 @@ static int one_container(struct lkb_tree *root, const struct lkb_config *cfg, co
     if (lkb_config_parse_label(ltext, img->ref, &label, err) < 0)
         return -1;
     int ro = lkb_runtime_readonly(entry, label);
-    char rootdir[600];
-    snprintf(rootdir, sizeof rootdir, "%s/%s", dir, ro ? "rootfs" : "lower");
+    char *rootdir = lkb_strf("%s/%s", dir, ro ? "rootfs" : "lower");
+    if (!rootdir) {
+        json_decref(label);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
     const char *shared = dedup_find(dd, img->ref);
     int rc;
     if (shared) {
@@ -106,6 +130,7 @@ static int one_container(struct lkb_tree *root, const struct lkb_config *cfg, co
         if (!nr || !nroot || !(dd->refs[dd->n] = strdup(img->ref)) ||
             !(dd->roots[dd->n] = strdup(rootdir))) {
             json_decref(label);
+            free(rootdir);
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         }
         dd->n++;
@@ -117,22 +142,23 @@ static int one_container(struct lkb_tree *root, const struct lkb_config *cfg, co
         rc = lkb_runtime_bundle_files(&in, &cj, &rj, err);
     }
     json_decref(label);
-    char p[700];
-    if (rc == 0) {
-        snprintf(p, sizeof p, "%s/config.json", dir);
-        rc = lkb_tree_add_file(root, p, cj, strlen(cj), 0644, 0, 0, LKB_DEFAULT_MTIME, err);
-    }
-    if (rc == 0 && !ro) {
-        snprintf(p, sizeof p, "%s/tmp", dir);
-        rc = lkb_tree_add_dir(root, p, 0755, 0, 0, LKB_DEFAULT_MTIME, err);
-    }
-    if (rc == 0 && (!ro || shared)) {
-        snprintf(p, sizeof p, "%s/rootfs", dir);
-        rc = lkb_tree_add_dir(root, p, 0755, 0, 0, LKB_DEFAULT_MTIME, err);
-    }
-    if (rc == 0) {
-        snprintf(p, sizeof p, "%s/runtime.json", dir);
-        rc = lkb_tree_add_file(root, p, rj, strlen(rj), 0644, 0, 0, LKB_DEFAULT_MTIME, err);
+    free(rootdir);
+    /* The bundle's own entries: config.json, tmp, rootfs, runtime.json. */
+    const char *json[] = {cj, NULL, NULL, rj};
+    const char *leaf[] = {"config.json", "tmp", "rootfs", "runtime.json"};
+    const int want[] = {1, !ro, !ro || shared, 1};
+    for (int k = 0; rc == 0 && k < 4; k++) {
+        if (!want[k])
+            continue;
+        char *p = lkb_strf("%s/%s", dir, leaf[k]);
+        if (!p)
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        else if (json[k])
+            rc = lkb_tree_add_file(root, p, json[k], strlen(json[k]), 0644, 0, 0,
+                                   LKB_DEFAULT_MTIME, err);
+        else
+            rc = lkb_tree_add_dir(root, p, 0755, 0, 0, LKB_DEFAULT_MTIME, err);
+        free(p);
     }
     free(cj);
     free(rj);

@@ -7,6 +7,7 @@
 
 #include "rootfs/image.h"
 #include "util/fs.h"
+#include "util/str.h"
 
 /* dirMode: add x wherever a class has any bit (0644 -> 0755). */
 static uint32_t dir_mode(uint32_t m)
@@ -22,26 +23,39 @@ static uint32_t dir_mode(uint32_t m)
 
 /* `source` paths: "~/" is $HOME, others are relative to the working
  * directory (LinuxKit's rule). */
-static const char *source_path(const char *src, char *buf, size_t len)
+static char *source_path(const char *src)
 {
     const char *home = getenv("HOME");
-    if (strncmp(src, "~/", 2) == 0 && home)
-        snprintf(buf, len, "%s/%s", home, src + 2);
-    else
-        snprintf(buf, len, "%s", src);
-    return buf;
+    return strncmp(src, "~/", 2) == 0 && home ? lkb_strf("%s/%s", home, src + 2) : strdup(src);
 }
+
+static int file_entry_at(struct lkb_tree *root, const struct lkb_config *cfg, const json_t *f,
+                         const char *spath, char ***emitted, size_t *n_emitted,
+                         struct lkb_error *err);
 
 static int file_entry(struct lkb_tree *root, const struct lkb_config *cfg, const json_t *f,
                       char ***emitted, size_t *n_emitted, struct lkb_error *err)
 {
-    const char *path = json_string_value(json_object_get(f, "path"));
     const char *source = json_string_value(json_object_get(f, "source"));
-    char spath[4096];
+    char *spath = source ? source_path(source) : NULL;
+    if (source && !spath)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct stat st;
-    if (source && json_is_true(json_object_get(f, "optional")) &&
-        stat(source_path(source, spath, sizeof spath), &st) != 0)
+    if (source && json_is_true(json_object_get(f, "optional")) && stat(spath, &st) != 0) {
+        free(spath);
         return 0;
+    }
+    int rc = file_entry_at(root, cfg, f, spath, emitted, n_emitted, err);
+    free(spath);
+    return rc;
+}
+
+static int file_entry_at(struct lkb_tree *root, const struct lkb_config *cfg, const json_t *f,
+                         const char *spath, char ***emitted, size_t *n_emitted,
+                         struct lkb_error *err)
+{
+    const char *path = json_string_value(json_object_get(f, "path"));
+    const char *source = spath;
     char where[256];
     lkb_config_where(cfg, f, where, sizeof where);
     char *clean;
@@ -91,12 +105,16 @@ static int file_entry(struct lkb_tree *root, const struct lkb_config *cfg, const
             } else if (meta) {
                 rc = lkb_config_metadata(cfg, meta, &data, &len, err);
             } else if (source) {
-                rc = lkb_fs_read_file(source_path(source, spath, sizeof spath), &data, &len,
-                                      err);
+                struct lkb_blob *blob; /* large files spill to a scratch file */
+                rc = lkb_blob_read_file(spath, &blob, err);
                 if (rc < 0)
                     lkb_error_prefix(err, "%s: file %s: ", where, path);
+                else
+                    rc = lkb_tree_add_blob(root, clean, blob, mode, uid, gid, LKB_DEFAULT_MTIME,
+                                           err);
+                lkb_blob_unref(blob);
             }
-            if (rc == 0)
+            if (rc == 0 && !source)
                 rc = lkb_tree_add_file(root, clean, data, len, mode, uid, gid, LKB_DEFAULT_MTIME,
                                        err);
             free(data);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/fs.h"
+#include "util/str.h"
 
 #define OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -30,9 +31,10 @@ static int add_blob(struct lkb_tree *root, struct lkb_cache *c, const char *pref
     if (read_blob(c, digest, &data, &len, err) < 0)
         return -1;
     char path[1024];
-    snprintf(path, sizeof path, "%s/blobs/sha256/%s", prefix,
-             strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest);
-    int rc = lkb_tree_add_file(root, path, data, len, 0644, 0, 0, 0, err);
+    int rc = lkb_strf_buf(path, sizeof path, err, "%s/blobs/sha256/%s", prefix,
+                          strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest);
+    if (rc == 0)
+        rc = lkb_tree_add_file(root, path, data, len, 0644, 0, 0, 0, err);
     free(data);
     return rc;
 }
@@ -143,13 +145,16 @@ int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
     int rc = read_index(ctx, image, &img, &raw, &rawlen, &index, err);
     static const char layout[] = "{\n\t\t\"imageLayoutVersion\": \"1.0.0\"\n\t}";
     char p[1024];
-    snprintf(p, sizeof p, "%s/oci-layout", prefix);
+    if (rc == 0)
+        rc = lkb_strf_buf(p, sizeof p, err, "%s/oci-layout", prefix);
     if (rc == 0)
         rc = lkb_tree_add_file(root, p, layout, sizeof layout - 1, 0644, 0, 0, 0, err);
-    snprintf(p, sizeof p, "%s/blobs", prefix);
+    if (rc == 0)
+        rc = lkb_strf_buf(p, sizeof p, err, "%s/blobs", prefix);
     if (rc == 0)
         rc = lkb_tree_add_dir(root, p, 0755, 0, 0, 0, err);
-    snprintf(p, sizeof p, "%s/blobs/sha256", prefix);
+    if (rc == 0)
+        rc = lkb_strf_buf(p, sizeof p, err, "%s/blobs/sha256", prefix);
     if (rc == 0)
         rc = lkb_tree_add_dir(root, p, 0755, 0, 0, 0, err);
     size_t i;
@@ -181,8 +186,8 @@ int lkb_build_oci_volume(struct lkb_tree *root, struct lkb_image_store *ctx,
                                 "size", (json_int_t)rawlen, "digest", img->root_digest,
                                 "annotations", "org.opencontainers.image.ref.name", name);
         char *s = doc ? json_dumps(doc, JSON_INDENT(3) | JSON_PRESERVE_ORDER) : NULL;
-        snprintf(p, sizeof p, "%s/index.json", prefix);
-        rc = s ? lkb_tree_add_file(root, p, s, strlen(s), 0644, 0, 0, 0, err)
+        rc = lkb_strf_buf(p, sizeof p, err, "%s/index.json", prefix);
+        rc = rc < 0 ? rc : s ? lkb_tree_add_file(root, p, s, strlen(s), 0644, 0, 0, 0, err)
                : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         free(s);
         json_decref(doc);

@@ -11,20 +11,23 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/str.h"
+#include "util/tempfiles.h"
 
 int lkb_staging_create(const char *dir, char **stage, struct lkb_error *err)
 {
-    static const char tmpl[] = "/.lkb-staging-XXXXXX";
-    size_t n = strlen(dir) + sizeof tmpl;
-    if (!(*stage = malloc(n)))
+    /* "<dir>/.lkb-staging-<pid>-XXXXXX": registered so SIGINT/SIGTERM remove
+     * it, and the pid lets a later build remove one a SIGKILL left. */
+    lkb_temp_remove_stale(dir, ".lkb-staging-");
+    if (!(*stage = lkb_strf("%s/.lkb-staging-%ld-XXXXXX", dir, (long)getpid())))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    snprintf(*stage, n, "%s%s", dir, tmpl);
     if (!mkdtemp(*stage)) {
         int e = errno;
         free(*stage);
         *stage = NULL;
         return lkb_error_errno(err, LKB_ERR_IO, e, "output directory %s", dir);
     }
+    lkb_temp_register(*stage, true);
     return 0;
 }
 
@@ -119,4 +122,6 @@ void lkb_staging_discard(const char *stage)
     struct lkb_error e;
     if (stage && lkb_fs_remove_tree(stage, &e) < 0)
         lkb_warn("%s", e.msg);
+    if (stage)
+        lkb_temp_forget(stage);
 }

@@ -23,6 +23,54 @@ static struct link_group *group_of(struct link_group *g, size_t n, const struct 
     return NULL;
 }
 
+static int64_t clamp(int64_t mtime, int64_t mtime_clamp)
+{
+    return mtime_clamp >= 0 && mtime > mtime_clamp ? mtime_clamp : mtime;
+}
+
+/* archive_write_data() takes at most INT_MAX bytes per call (libarchive
+ * caps it so its int-based filters cope): loop for files of 2 GiB+. A
+ * mapped blob goes in 1 MiB steps, each released once written, so the
+ * pages of a large file do not stay in memory. */
+static int write_data(struct archive *a, const struct lkb_blob *b, size_t size)
+{
+    size_t step = b->mapped ? LKB_BLOB_SPILL_MIN : size;
+    for (size_t off = 0; off < size;) {
+        size_t want = size - off < step ? size - off : step;
+        la_ssize_t w = archive_write_data(a, b->data + off, want);
+        if (w <= 0)
+            return -1;
+        lkb_blob_release(b, off, (size_t)w);
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* libarchive says "Write error"; the errno it keeps says why. */
+static int write_error(struct archive *a, const char *path, struct lkb_error *err)
+{
+    const char *msg = archive_error_string(a) ? archive_error_string(a) : "write failed";
+    int e = archive_errno(a);
+    if (e > 0 && !strstr(msg, strerror(e)))
+        return lkb_error_errno(err, LKB_ERR_BUILD, e, "writing %s: %s", path, msg);
+    return lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", path, msg);
+}
+
+static int write_root(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
+                      int64_t mtime_clamp, struct lkb_error *err)
+{
+    archive_entry_set_pathname(e, ".");
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_perm(e, t->root.mode);
+    archive_entry_set_uid(e, t->root.uid);
+    archive_entry_set_gid(e, t->root.gid);
+    archive_entry_set_mtime(e, clamp(t->root.mtime, mtime_clamp), 0);
+    archive_entry_set_nlink(e, 2);
+    archive_entry_set_ino64(e, 1);
+    archive_entry_set_size(e, 0);
+    return archive_write_header(a, e) < ARCHIVE_WARN ? write_error(a, ".", err) : 0;
+}
+
 int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_fn skip,
                            void *ctx, int64_t mtime_clamp, struct lkb_error *err)
 {
@@ -50,8 +98,8 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
     }
 
     struct archive_entry *e = archive_entry_new();
-    int rc = 0;
-    int64_t ino = 1;
+    int rc = t->root.omit ? 0 : write_root(t, a, e, mtime_clamp, err);
+    int64_t ino = 2;
     for (size_t i = 0; i < t->n && rc == 0; i++) {
         struct lkb_node *n = &t->nodes[i];
         if (n->removed || (skip && skip(n, ctx)))
@@ -60,21 +108,16 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
         archive_entry_set_pathname(e, n->path);
         archive_entry_set_uid(e, n->uid);
         archive_entry_set_gid(e, n->gid);
-        int64_t mt = n->mtime;
-        if (mtime_clamp >= 0 && mt > mtime_clamp)
-            mt = mtime_clamp;
-        archive_entry_set_mtime(e, mt, 0);
+        archive_entry_set_mtime(e, clamp(n->mtime, mtime_clamp), 0);
         archive_entry_set_perm(e, n->mode);
         archive_entry_set_nlink(e, n->type == LKB_NODE_DIR ? 2 : 1);
         /* Deterministic inode numbers: never the host's. */
         archive_entry_set_ino64(e, ino++);
-        const void *data = NULL;
         size_t size = 0;
         struct link_group *g = NULL;
         switch (n->type) {
         case LKB_NODE_FILE:
             archive_entry_set_filetype(e, AE_IFREG);
-            data = n->blob->data;
             size = n->blob->size;
             g = n->blob->refs > 1 ? group_of(groups, n_groups, n->blob) : NULL;
             if (g) {
@@ -107,14 +150,11 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
             break;
         }
         archive_entry_set_size(e, (la_int64_t)size);
-        if (archive_write_header(a, e) < ARCHIVE_WARN) {
-            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
-                               archive_error_string(a));
+        if (archive_write_header(a, e) < ARCHIVE_WARN ||
+            (size && write_data(a, n->blob, size) < 0)) {
+            rc = write_error(a, n->path, err);
             break;
         }
-        if (size && archive_write_data(a, data, size) != (la_ssize_t)size)
-            rc = lkb_error_set(err, LKB_ERR_BUILD, "writing %s: %s", n->path,
-                               archive_error_string(a));
     }
     archive_entry_free(e);
     free(groups);

@@ -16,6 +16,21 @@ static const char hosts_text[] = "127.0.0.1       localhost\n"
 static const char resolv_text[] = "\n# no resolv.conf configured\n";
 #define RESOLV_TARGET "/run/resolvconf/resolv.conf"
 
+/* A layer's file data may be at most 1024x its compressed size, and at
+ * least 1 GiB (gzip cannot exceed ~1032x; zstd and xz can reach far more,
+ * and spilled contents would fill $TMPDIR). $LKB_LAYER_MAX_BYTES sets a
+ * fixed limit instead. */
+static uint64_t layer_limit(int64_t compressed)
+{
+    const char *env = getenv("LKB_LAYER_MAX_BYTES");
+    char *end;
+    unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
+    if (env && *env && !*end && v > 0)
+        return v;
+    uint64_t l = compressed > 0 ? (uint64_t)compressed * 1024 : 0;
+    return l < (UINT64_C(1) << 30) ? UINT64_C(1) << 30 : l;
+}
+
 int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_error *err)
 {
     lkb_tree_init(out, LKB_DEFAULT_MTIME);
@@ -25,7 +40,9 @@ int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_e
             return -1;
         char what[512];
         snprintf(what, sizeof what, "%s of image %s", img->layers[i].digest, img->ref);
+        out->layer_budget = layer_limit(img->layers[i].size);
         int rc = lkb_layer_apply(out, a, what, err);
+        out->layer_budget = 0;
         archive_read_free(a);
         if (rc < 0)
             return -1;
@@ -84,6 +101,18 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
         return -1;
     }
     int rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
+    /* The image's own "./" entry lands on prefix + "." (LinuxKit emits it
+     * there), i.e. the root itself for init images. */
+    if (rc == 0 && t.root.from_image) {
+        if (!*prefix) {
+            bool omit = root->root.omit;
+            root->root = t.root;
+            root->root.omit = omit;
+        } else {
+            rc = lkb_tree_add_dir(root, prefix, t.root.mode, t.root.uid, t.root.gid,
+                                  t.root.mtime, err);
+        }
+    }
     int had_mtab = 0;
     for (size_t i = 0; rc == 0 && i < t.n; i++) {
         struct lkb_node *src = &t.nodes[i];

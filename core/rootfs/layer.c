@@ -8,43 +8,11 @@
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
-/* Paths this layer added, so an opaque marker that comes after them in
- * the same layer does not hide them. */
-struct added {
-    char **paths;
-    size_t n, cap;
-};
-
-static int added_push(struct added *a, const char *p)
+/* An opaque marker hides lower layers' entries only: those this layer
+ * placed (stamped with its number) stay. */
+static bool this_layer(const struct lkb_node *n, void *ctx)
 {
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 64;
-        char **np = realloc(a->paths, nc * sizeof *np);
-        if (!np)
-            return -1;
-        a->paths = np;
-        a->cap = nc;
-    }
-    if (!(a->paths[a->n] = strdup(p)))
-        return -1;
-    a->n++;
-    return 0;
-}
-
-static bool in_added(const char *path, void *ctx)
-{
-    const struct added *a = ctx;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->paths[i], path) == 0)
-            return true;
-    return false;
-}
-
-static void added_free(struct added *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->paths[i]);
-    free(a->paths);
+    return n->layer == *(const uint32_t *)ctx;
 }
 
 /* An entry must not be placed through a symlink: a secure extractor
@@ -52,51 +20,49 @@ static void added_free(struct added *a)
 static int check_parents(struct lkb_tree *t, const char *path, const char *what,
                          struct lkb_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        struct lkb_node *p = lkb_tree_get(t, copy);
-        if (p && p->type == LKB_NODE_SYMLINK) {
-            int rc = lkb_error_set(err, LKB_ERR_BUILD,
-                                   "layer %s: entry %s lies below the symlink %s", what, path,
-                                   copy);
-            free(copy);
-            return rc;
-        }
-        *s = '/';
-    }
-    free(copy);
-    return 0;
+    /* All ancestors of a live entry are directories, so only the nearest
+     * existing one can be a symlink. */
+    char *name = NULL;
+    struct lkb_node *p = lkb_tree_nearest_ancestor(t, path, &name);
+    int rc = 0;
+    if (p && p->type == LKB_NODE_SYMLINK)
+        rc = lkb_error_set(err, LKB_ERR_BUILD, "layer %s: entry %s lies below the symlink %s",
+                           what, path, name);
+    free(name);
+    return rc;
 }
 
-static int read_data(struct archive *a, struct lkb_blob *b, const char *what, const char *path,
-                     struct lkb_error *err)
+static long read_archive(void *ctx, void *buf, size_t len, struct lkb_error *err)
 {
-    size_t off = 0;
-    while (off < b->size) {
-        la_ssize_t r = archive_read_data(a, b->data + off, b->size - off);
-        if (r < 0)
-            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: reading %s: %s", what, path,
-                                 archive_error_string(a));
-        if (r == 0)
-            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s is truncated", what, path);
-        off += (size_t)r;
-    }
-    return 0;
+    struct archive *a = ctx;
+    la_ssize_t r = archive_read_data(a, buf, len);
+    if (r < 0)
+        return lkb_error_set(err, LKB_ERR_BUILD, "%s", archive_error_string(a));
+    return (long)r;
 }
 
 static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
-                       const char *what, struct added *added, struct lkb_error *err)
+                       const char *what, struct lkb_error *err)
 {
     const char *raw = archive_entry_pathname(e);
     if (!raw)
         return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: entry without a name", what);
     char *path;
-    /* "./" alone is the root itself: nothing to place. */
-    if (strcmp(raw, ".") == 0 || strcmp(raw, "./") == 0 || strcmp(raw, "/") == 0)
+    /* "./" alone is the root itself: only its metadata is kept. */
+    if (strcmp(raw, ".") == 0 || strcmp(raw, "./") == 0 || strcmp(raw, "/") == 0) {
+        if (archive_entry_filetype(e) != AE_IFDIR)
+            return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: the root entry %s is not a "
+                                 "directory", what, raw);
+        t->root = (struct lkb_root_entry){
+            .mode = archive_entry_perm(e) & 07777,
+            .uid = (uint32_t)archive_entry_uid(e),
+            .gid = (uint32_t)archive_entry_gid(e),
+            .mtime = archive_entry_mtime(e),
+            .from_image = true,
+            .omit = t->root.omit,
+        };
         return 0;
+    }
     if (lkb_tree_clean_path(raw, &path, err) < 0)
         return lkb_error_prefix(err, "layer %s: ", what);
 
@@ -112,13 +78,15 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
         }
         if (strcmp(base, WH_OPAQUE) == 0) {
             /* Opaque: lower layers' children of dir disappear (LinuxKit
-             * ignores these markers; the OCI spec does not). */
-            if (*dir)
-                lkb_tree_clear_dir(t, dir, in_added, added);
-            else
-                for (size_t i = 0; i < t->n; i++)
-                    if (!t->nodes[i].removed && !in_added(t->nodes[i].path, added))
-                        lkb_tree_remove(t, t->nodes[i].path);
+             * ignores these markers; the OCI spec does not). A repeated
+             * marker in the same layer has nothing left to do: skipped, so
+             * thousands of them cost no full walks. */
+            struct lkb_node *d = *dir ? lkb_tree_get(t, dir) : NULL;
+            uint32_t *done = *dir ? (d ? &d->opaque_layer : NULL) : &t->root_opaque_layer;
+            if (done && *done != t->layer) {
+                *done = t->layer;
+                lkb_tree_clear_dir(t, dir, this_layer, &t->layer);
+            }
         } else {
             const char *victim = base + strlen(WH_PREFIX);
             if (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..") ||
@@ -186,16 +154,21 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
                 return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s has a bad size", what,
                                      raw);
             }
-            n.type = LKB_NODE_FILE;
-            n.blob = lkb_blob_new(NULL, (size_t)size);
-            if (!n.blob) {
-                free(path);
-                return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory for %s", raw);
+            if (t->layer_budget) {
+                if ((uint64_t)size > t->layer_budget) {
+                    free(path);
+                    return lkb_error_set(err, LKB_ERR_BUILD,
+                                         "layer %s expands beyond its limit at %s: refused as "
+                                         "a decompression bomb (docs/limits.md)",
+                                         what, raw);
+                }
+                t->layer_budget -= (uint64_t)size;
             }
-            if (read_data(a, n.blob, what, raw, err) < 0) {
-                lkb_blob_unref(n.blob);
+            n.type = LKB_NODE_FILE;
+            if (lkb_blob_read((size_t)size, read_archive, a, &n.blob, err) < 0) {
                 free(path);
-                return -1;
+                err->kind = LKB_ERR_BUILD; /* the layer's fault, whatever failed */
+                return lkb_error_prefix(err, "layer %s: %s: ", what, raw);
             }
             break;
         }
@@ -221,13 +194,9 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
                                  what, raw);
         }
     }
-    if (added_push(added, path) < 0) {
-        free(path);
-        free(n.link);
-        lkb_blob_unref(n.blob);
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    }
-    if (lkb_tree_put(t, &n, err) < 0) {
+    if ((n.type == LKB_NODE_SYMLINK && !n.link) || lkb_tree_put(t, &n, err) < 0) {
+        if (n.type == LKB_NODE_SYMLINK && !n.link)
+            lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         free(n.path);
         free(n.link);
         lkb_blob_unref(n.blob);
@@ -239,15 +208,14 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
 int lkb_layer_apply(struct lkb_tree *t, struct archive *a, const char *what,
                     struct lkb_error *err)
 {
-    struct added added = {0};
+    t->layer++;
     struct archive_entry *e;
     int rc = 0, r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        if ((rc = apply_entry(t, a, e, what, &added, err)) < 0)
+        if ((rc = apply_entry(t, a, e, what, err)) < 0)
             break;
     }
     if (rc == 0 && r != ARCHIVE_EOF)
         rc = lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s", what, archive_error_string(a));
-    added_free(&added);
     return rc;
 }

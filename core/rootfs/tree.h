@@ -18,11 +18,19 @@
 enum lkb_node_type { LKB_NODE_FILE, LKB_NODE_DIR, LKB_NODE_SYMLINK, LKB_NODE_CHR, LKB_NODE_BLK,
                      LKB_NODE_FIFO };
 
+/* File data. Large contents live in an unlinked scratch file mapped
+ * read-only (mapped = true): the page cache holds them, not the heap, and
+ * writers drop the pages once written, so memory stays bounded whatever
+ * an image holds. */
 struct lkb_blob {
     unsigned refs;
+    bool mapped;
     size_t size;
     unsigned char *data;
 };
+
+/* Contents of at least this size are spilled to a scratch file. */
+#define LKB_BLOB_SPILL_MIN ((size_t)1 << 20)
 
 struct lkb_node {
     char *path; /* relative, cleaned, no leading or trailing '/' */
@@ -34,16 +42,42 @@ struct lkb_node {
     char *link;            /* SYMLINK target, as written */
     uint32_t rdev_major, rdev_minor;
     bool removed; /* tombstone, skipped on output */
+    bool mark;    /* scratch for lkb_tree_clear_dir */
+    uint32_t layer; /* lkb_tree.layer when placed (or re-placed) */
+    uint32_t opaque_layer; /* the layer whose opaque marker last emptied this directory */
+    /* Children (index + 1, 0 = none), so a subtree is removed in its own
+     * size, not the tree's. Removed nodes keep their links. */
+    size_t first_child, next_sibling;
+};
+
+/* The root directory's own entry ("."), written first by the archive
+ * writers: without it the kernel leaves the initramfs root at its tmpfs
+ * default 1777, and LinuxKit's init copies that mode onto the real root.
+ * 0755 root:root with the default mtime unless an image's layer or
+ * kernel.tar carries a "./" entry; then, as in LinuxKit, the last such
+ * entry wins. */
+struct lkb_root_entry {
+    uint32_t mode, uid, gid;
+    int64_t mtime;
+    bool from_image; /* set by a "./" entry */
+    bool omit;       /* archives that are not a root file system */
 };
 
 struct lkb_tree {
+    struct lkb_root_entry root;
     struct lkb_node *nodes;
     size_t n, cap;
     size_t *slots; /* open-addressing hash of live node indices (+1; 0 = empty) */
     size_t n_slots, n_live;
     int64_t default_mtime; /* for implicitly created parents */
+    uint32_t layer;        /* the layer being applied, stamped on new nodes */
+    uint32_t root_opaque_layer;
+    uint64_t layer_budget; /* bytes of file data the layer being applied may still
+                              add; 0 = unlimited (set by lkb_rootfs_flatten) */
+    size_t first_top; /* top-level nodes, linked like children */
 };
 
+/* An empty tree whose root entry is 0755 root:root at default_mtime. */
 void lkb_tree_init(struct lkb_tree *t, int64_t default_mtime);
 void lkb_tree_free(struct lkb_tree *t);
 
@@ -53,6 +87,10 @@ void lkb_tree_free(struct lkb_tree *t);
 int lkb_tree_clean_path(const char *in, char **out, struct lkb_error *err);
 
 struct lkb_node *lkb_tree_get(struct lkb_tree *t, const char *path);
+
+/* The deepest existing ancestor of path, or NULL. With name, *name is set
+ * to its path (malloc'd). */
+struct lkb_node *lkb_tree_nearest_ancestor(struct lkb_tree *t, const char *path, char **name);
 
 /* Insert or replace the entry at n->path (already cleaned; ownership of
  * path, link and the blob reference moves to the tree). A directory over a
@@ -64,9 +102,10 @@ int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err);
 /* Remove path and everything below it. Returns whether anything existed. */
 bool lkb_tree_remove(struct lkb_tree *t, const char *path);
 
-/* Remove everything below path (keeping path). */
-void lkb_tree_clear_dir(struct lkb_tree *t, const char *path, bool (*keep)(const char *, void *),
-                        void *ctx);
+/* Remove everything below path (keeping path; "" is the root), except
+ * the entries keep() accepts and their ancestors. */
+void lkb_tree_clear_dir(struct lkb_tree *t, const char *path,
+                        bool (*keep)(const struct lkb_node *, void *), void *ctx);
 
 /* Helpers for generated entries. */
 int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32_t uid,
@@ -74,10 +113,26 @@ int lkb_tree_add_dir(struct lkb_tree *t, const char *path, uint32_t mode, uint32
 int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, size_t size,
                       uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime,
                       struct lkb_error *err);
+/* Like lkb_tree_add_file with a blob of data (a new reference is taken). */
+int lkb_tree_add_blob(struct lkb_tree *t, const char *path, struct lkb_blob *blob, uint32_t mode,
+                      uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err);
 int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
                          uint32_t gid, int64_t mtime, struct lkb_error *err);
 
 struct lkb_blob *lkb_blob_new(const void *data, size_t size);
+/* A blob of size bytes read by read(ctx, buf, len) (returns bytes read,
+ * 0 at a premature end, -1 on error with err set), spilled to a scratch
+ * file when large. */
+typedef long (*lkb_blob_reader)(void *ctx, void *buf, size_t len, struct lkb_error *err);
+int lkb_blob_read(size_t size, lkb_blob_reader read, void *ctx, struct lkb_blob **out,
+                  struct lkb_error *err);
+/* A copy of the regular file at path (spilled when large); anything else,
+ * a FIFO or a device, is refused. */
+int lkb_blob_read_file(const char *path, struct lkb_blob **out, struct lkb_error *err);
+/* The regular file at path itself as a read-only mapped blob. */
+int lkb_blob_map_file(const char *path, struct lkb_blob **out, struct lkb_error *err);
+/* Tell the kernel the pages of [off, off+len) of a mapped blob may go. */
+void lkb_blob_release(const struct lkb_blob *b, size_t off, size_t len);
 struct lkb_blob *lkb_blob_ref(struct lkb_blob *b);
 void lkb_blob_unref(struct lkb_blob *b);
 

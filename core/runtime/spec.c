@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "runtime/runtime.h"
+#include "util/str.h"
 
 static const char *const all_caps[] = {
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -335,7 +336,7 @@ static const json_t *find_volume(const struct lkb_config *cfg, const char *name)
 
 /* A YAML bind/mount source that is not absolute names a volume (§4.5). */
 static int volume_source(struct gen *g, const json_t *at, const char *src, int ro_ok,
-                         char *out, size_t len)
+                         char **out)
 {
     const json_t *vol = find_volume(g->in->cfg, src);
     if (!vol)
@@ -344,7 +345,8 @@ static int volume_source(struct gen *g, const json_t *at, const char *src, int r
         return fail(g, at, "volume %s is read-only, but attempting to write into container "
                            "read-write",
                     src);
-    snprintf(out, len, "/containers/volumes/%s/merged", src);
+    if (!(*out = lkb_strf("/containers/volumes/%s/merged", src)))
+        return fail(g, at, "out of memory");
     return 0;
 }
 
@@ -371,16 +373,16 @@ static int add_binds(struct gen *g, json_t *table, const json_t *list, int from_
                                     : "cannot parse bind, too many ':': %s",
                         s);
         }
-        char src[4096];
-        snprintf(src, sizeof src, "%s", parts[0]);
+        char *vsrc = NULL;
         if (from_yaml && parts[0][0] != '/' &&
-            volume_source(g, b, parts[0], n == 3 && strcmp(parts[2], "ro") == 0, src,
-                          sizeof src) < 0) {
+            volume_source(g, b, parts[0], n == 3 && strcmp(parts[2], "ro") == 0, &vsrc) < 0) {
             free(copy);
             return -1;
         }
         json_t *opts = n == 3 ? split_opts(parts[2], "rbind") : split_opts("rw,rbind,rshared", NULL);
-        json_object_set_new(table, parts[1], mount_obj(parts[1], "bind", src, opts));
+        json_object_set_new(table, parts[1],
+                            mount_obj(parts[1], "bind", vsrc ? vsrc : parts[0], opts));
+        free(vsrc);
         free(copy);
     }
     return 0;
@@ -420,7 +422,7 @@ static int add_mount_objects(struct gen *g, json_t *table, const json_t *list, i
             if (!*dest)
                 return fail(g, m, "mount type %s is missing destination", type);
         }
-        char vsrc[4096];
+        char *vsrc = NULL;
         const json_t *opts = json_object_get(m, "options");
         if (from_yaml && strcmp(type, "bind") == 0 && src[0] != '/') {
             /* For a read-only volume the first rw/ro option must be ro. */
@@ -435,12 +437,13 @@ static int add_mount_objects(struct gen *g, json_t *table, const json_t *list, i
                     break;
                 }
             }
-            if (volume_source(g, m, src, ro, vsrc, sizeof vsrc) < 0)
+            if (volume_source(g, m, src, ro, &vsrc) < 0)
                 return -1;
             src = vsrc;
         }
         json_object_set_new(table, dest,
                             mount_obj(dest, type, src, opts ? json_deep_copy(opts) : NULL));
+        free(vsrc);
     }
     return 0;
 }
@@ -783,26 +786,40 @@ static json_t *runtime_json(struct gen *g)
     json_t *doc = json_object();
     json_object_set_new(doc, "cgroups", RT("cgroups") ? json_deep_copy(RT("cgroups")) : json_array());
     json_t *mounts_arr = json_array();
-    char d[4096], a[4096], b[4096];
+    int oom = 0;
     if (lkb_runtime_readonly(in->entry, in->label)) {
-        snprintf(d, sizeof d, "/%s/rootfs", in->bundle_dir);
-        snprintf(a, sizeof a, "/%s", in->root_dir);
-        json_array_append_new(mounts_arr, json_pack("{s:s,s:s,s:[s]}", "destination", d,
-                                                    "source", a, "options", "bind"));
+        char *d = lkb_strf("/%s/rootfs", in->bundle_dir), *a = lkb_strf("/%s", in->root_dir);
+        oom = !d || !a;
+        if (!oom)
+            json_array_append_new(mounts_arr, json_pack("{s:s,s:s,s:[s]}", "destination", d,
+                                                        "source", a, "options", "bind"));
+        free(d), free(a);
     } else {
-        snprintf(d, sizeof d, "/%s/tmp", in->bundle_dir);
-        json_array_append_new(mounts_arr, json_pack("{s:s,s:s,s:s}", "destination", d, "type",
-                                                    "tmpfs", "source", "tmpfs"));
-        json_array_append_new(mounts_arr, json_pack("{s:s,s:[s,s]}", "destination", d,
-                                                    "options", "remount", "private"));
-        snprintf(d, sizeof d, "/%s/rootfs", in->bundle_dir);
-        snprintf(a, sizeof a, "lowerdir=/%s", in->root_dir);
-        snprintf(b, sizeof b, "upperdir=/%s/tmp/upper", in->bundle_dir);
-        char w[4200];
-        snprintf(w, sizeof w, "workdir=/%s/tmp/work", in->bundle_dir);
-        json_array_append_new(mounts_arr,
-                              json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", d, "type",
-                                        "overlay", "source", "overlay", "options", a, b, w));
+        char *d = lkb_strf("/%s/tmp", in->bundle_dir);
+        oom = !d;
+        if (d) {
+            json_array_append_new(mounts_arr, json_pack("{s:s,s:s,s:s}", "destination", d,
+                                                        "type", "tmpfs", "source", "tmpfs"));
+            json_array_append_new(mounts_arr, json_pack("{s:s,s:[s,s]}", "destination", d,
+                                                        "options", "remount", "private"));
+        }
+        free(d);
+        d = lkb_strf("/%s/rootfs", in->bundle_dir);
+        char *a = lkb_strf("lowerdir=/%s", in->root_dir);
+        char *b = lkb_strf("upperdir=/%s/tmp/upper", in->bundle_dir);
+        char *w = lkb_strf("workdir=/%s/tmp/work", in->bundle_dir);
+        oom |= !d || !a || !b || !w;
+        if (!oom)
+            json_array_append_new(mounts_arr,
+                                  json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", d, "type",
+                                            "overlay", "source", "overlay", "options", a, b, w));
+        free(d), free(a), free(b), free(w);
+    }
+    if (oom) {
+        json_decref(mounts_arr);
+        json_decref(doc);
+        lkb_error_set(g->err, LKB_ERR_INTERNAL, "out of memory");
+        return NULL;
     }
     if (RT("mounts")) {
         size_t i;

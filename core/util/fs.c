@@ -1,10 +1,13 @@
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, O_TMPFILE, mkostemp */
 #include "util/fs.h"
+#include "util/str.h"
+#include "util/tempfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +41,68 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/%s.XXXXXX", tmp, prefix);
-    if (!mkdtemp(buf))
-        return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
-    if (!(*out = strdup(buf))) {
-        rmdir(buf);
+    char *stale = lkb_strf("%s.", prefix);
+    if (stale)
+        lkb_temp_remove_stale(tmp, stale); /* left by killed runs */
+    free(stale);
+    char *buf = lkb_strf("%s/%s.%ld-XXXXXX", tmp, prefix, (long)getpid());
+    if (!buf)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (!mkdtemp(buf)) {
+        free(buf);
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "creating temporary directory in %s", tmp);
     }
+    lkb_temp_register(buf, true);
+    *out = buf;
     return 0;
+}
+
+int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
+{
+    int in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (in < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", src);
+    struct stat st;
+    int rc = fstat(in, &st) < 0 || !S_ISREG(st.st_mode)
+                 ? lkb_error_set(err, LKB_ERR_IO, "%s is not a regular file", src)
+                 : 0;
+    size_t step = 1 << 20;
+    char *buf = rc == 0 ? malloc(step) : NULL;
+    if (rc == 0 && !buf)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    while (rc == 0) {
+        ssize_t r = read(in, buf, step);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
+        if (r <= 0)
+            break;
+        rc = lkb_fs_write_all(fd, buf, (size_t)r, dst, err);
+    }
+    free(buf);
+    close(in);
+    return rc;
+}
+
+int lkb_fs_scratch_file(struct lkb_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* No O_TMPFILE on this file system: create and unlink at once. */
+    char *p = lkb_strf("%s/lkb-scratch.%ld-XXXXXX", tmp, (long)getpid());
+    if (!p)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    fd = mkostemp(p, O_CLOEXEC);
+    int e = errno;
+    if (fd >= 0)
+        unlink(p);
+    free(p);
+    return fd >= 0 ? fd : lkb_error_errno(err, LKB_ERR_IO, e, "creating a scratch file in %s", tmp);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -64,7 +120,20 @@ int lkb_fs_remove_tree(const char *path, struct lkb_error *err)
         return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
     if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
         return lkb_error_errno(err, LKB_ERR_IO, errno, "removing %s", path);
+    lkb_temp_forget(path);
     return 0;
+}
+
+/* Temporaries of path left by killed runs: "<path>.tmp-<dead pid>-...". */
+static void sweep_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    char *prefix = lkb_strf("%s.tmp-", slash ? slash + 1 : path);
+    if (dir && prefix)
+        lkb_temp_remove_stale(*dir ? dir : "/", prefix);
+    free(dir);
+    free(prefix);
 }
 
 int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mode,
@@ -72,15 +141,16 @@ int lkb_atomic_file_open(struct lkb_atomic_file *f, const char *path, mode_t mod
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    size_t n = strlen(path) + 16;
     f->final_path = strdup(path);
-    f->tmp_path = malloc(n);
+    f->tmp_path = lkb_strf("%s.tmp-%ld-XXXXXX", path, (long)getpid());
     if (!f->final_path || !f->tmp_path) {
         lkb_atomic_file_abort(f);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
-    snprintf(f->tmp_path, n, "%s.tmp-XXXXXX", path);
+    sweep_stale(path);
     f->fd = mkstemp(f->tmp_path);
+    if (f->fd >= 0)
+        lkb_temp_register(f->tmp_path, false);
     if (f->fd < 0) {
         int e = errno;
         free(f->tmp_path);
@@ -111,6 +181,7 @@ int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
         lkb_atomic_file_abort(f);
         return -1;
     }
+    lkb_temp_forget(f->tmp_path);
     free(f->tmp_path);
     free(f->final_path);
     f->tmp_path = f->final_path = NULL;
@@ -121,8 +192,10 @@ void lkb_atomic_file_abort(struct lkb_atomic_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    if (f->tmp_path)
+    if (f->tmp_path) {
         unlink(f->tmp_path);
+        lkb_temp_forget(f->tmp_path);
+    }
     free(f->tmp_path);
     free(f->final_path);
     f->fd = -1;
@@ -160,32 +233,64 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
 
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. Only regular
+     * files are read: a FIFO or /dev/zero would block or never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return lkb_error_errno(err, LKB_ERR_IO, errno, "opening %s", path);
-    size_t cap = 8192, len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "opening %s", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_IO, "%s is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_IO, "%s is too large", path);
+    }
+    int rc = lkb_fs_read_fd(fd, (size_t)st.st_size, path, data, size, err);
+    close(fd);
+    return rc;
+}
+
+int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
+                   struct lkb_error *err)
+{
+    /* Sized from the hint, grown as needed. */
+    size_t cap = hint + 1, len = 0;
     char *buf = malloc(cap + 1);
+    int e = 0;
     while (buf) {
-        size_t r = fread(buf + len, 1, cap - len, fp);
-        len += r;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
             break;
         }
-        buf = nb;
-        cap *= 2;
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
     }
-    int failed = ferror(fp);
-    fclose(fp);
     if (!buf)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading %s", path);
-    if (failed) {
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory reading %s", what);
+    if (e) {
         free(buf);
-        return lkb_error_set(err, LKB_ERR_IO, "error reading %s", path);
+        return lkb_error_errno(err, LKB_ERR_IO, e, "reading %s", what);
     }
     buf[len] = '\0';
     *data = buf;

@@ -29,11 +29,26 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
 int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
                      struct lkb_error *err);
 
-/* Read a whole file; *data is malloc'd and NUL-terminated (not counted). */
 /* "a/b", malloc'd; NULL when out of memory. */
 char *lkb_fs_join(const char *a, const char *b);
 
+/* Read a whole regular file (anything else, a FIFO or a device, is refused
+ * with an error naming it); *data is malloc'd and NUL-terminated (not
+ * counted). */
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err);
+
+/* Read fd to its end (hint: the expected size); like lkb_fs_read_file. */
+int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
+                   struct lkb_error *err);
+
+/* Append the regular file src to fd, streaming (never the whole file in
+ * memory). dst names fd in errors. */
+int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err);
+
+/* A scratch file for data too large to keep in memory: created in $TMPDIR
+ * (or /tmp) and already unlinked, so nothing is left behind whatever
+ * happens to the process. Returns the fd. */
+int lkb_fs_scratch_file(struct lkb_error *err);
 
 /* An output file being written: data goes to "<path>.tmp-XXXXXX" in the
  * same directory; commit renames it into place, abort removes it, so a

@@ -194,6 +194,7 @@ INIT_SCRIPT = f"""#!/bin/busybox sh
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo "{MARKER} arch=$(/bin/busybox uname -m)"
+echo "lkb-root-mode: $(/bin/busybox stat -c %a /)"
 for d in onboot onshutdown services; do
   [ -d /containers/$d ] && echo "lkb-containers $d: $(/bin/busybox ls /containers/$d | /bin/busybox tr '\\n' ' ')"
 done

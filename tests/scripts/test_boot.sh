@@ -34,6 +34,7 @@ boot() { # boot ARCH [COMPRESSION]
   grep -q "LKB-INIT-MARKER done" "$TMP/console-$arch-$comp" || {
     tail -40 "$TMP/console-$arch-$comp" >&2; fail "$arch: no init marker on the console (qemu rc $rc)"; }
   expect_in "$TMP/console-$arch-$comp" "LKB-INIT-MARKER arch=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)"
+  expect_in "$TMP/console-$arch-$comp" "lkb-root-mode: 755"  # not the rootfs default 1777
   expect_in "$TMP/console-$arch-$comp" "lkb-containers onboot: 000-hello"
   expect_in "$TMP/console-$arch-$comp" "lkb-containers services: sleeper"
   expect_in "$TMP/console-$arch-$comp" "lkb-file: written by lkb"

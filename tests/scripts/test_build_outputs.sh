@@ -28,6 +28,10 @@ files:
     metadata: yaml
 YML
 
+root_first() { # ARCHIVE-LISTING (tar/cpio -tv): the root entry, 0755 root, comes first
+  head -1 "$1" | grep -Eq '^drwxr-xr-x +[0-9]* *(root|0)[ /]+(root|0) .* \./?$' || fail "$1: first entry is not a 0755 root: $(head -1 "$1")"
+}
+
 # --- tar: the layers image flattened with correct OCI semantics -----------
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/sys.tar" "$TMP/sys.yml"
 python3 - "$TMP/sys.tar" "$LKB_SOURCE_DIR/tests/images/layers-expected.txt" <<'PY' || fail "layers tree differs"
@@ -64,6 +68,8 @@ if "/containers/onboot/000-one/" not in rt: bad.append("dedup runtime.json does 
 print("\n".join(bad), file=sys.stderr); sys.exit(1 if bad else 0)
 PY
 
+tar tvf "$TMP/sys.tar" >"$TMP/sys.tar.list"; root_first "$TMP/sys.tar.list"
+
 # --- kernel+initrd: reproducible, hard links in newc ----------------------
 for d in a b; do
   mkdir -p "$TMP/$d"
@@ -76,6 +82,7 @@ done
 gzip -dc "$TMP/a/sys-initrd.img" >"$TMP/initrd.cpio"
 cpio -it <"$TMP/initrd.cpio" 2>/dev/null >"$TMP/list"
 grep -qx "init" "$TMP/list" || fail "init not in initrd"
+cpio -itv <"$TMP/initrd.cpio" 2>/dev/null >"$TMP/listv"; root_first "$TMP/listv"
 grep -qx "boot/kernel" "$TMP/list" && fail "boot/kernel must not be in the initrd"
 python3 - "$TMP/initrd.cpio" <<'PY' || fail "newc hard links"
 import sys
@@ -107,6 +114,7 @@ for comp in zstd lz4 none; do
   esac >"$TMP/$comp.cpio"
   cpio -it <"$TMP/$comp.cpio" >"$TMP/$comp.list" 2>/dev/null
   grep -qx init "$TMP/$comp.list" || fail "$comp initrd unreadable"
+  cpio -itv <"$TMP/$comp.cpio" >"$TMP/$comp.listv" 2>/dev/null; root_first "$TMP/$comp.listv"
 done
 expect_rc 2 "$LKB_BIN" build -q -cache "$C" -initrd-compression brotli "$TMP/sys.yml"
 

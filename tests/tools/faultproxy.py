@@ -10,7 +10,8 @@ blob downloads, and optionally fronts it with Docker token (Bearer) auth.
 --always: every blob GET gets FAULT (a blob that can never be fetched).
 Faults: 500/503 (status), drop (close without answering), truncate (announce
 the full length, send half, close), short (announce and send half),
-corrupt (right length, wrong bytes), 404, ok.
+corrupt (right length, wrong bytes), drip (the right length at 2 bytes a
+second, so a no-progress timeout never fires), 404, ok.
 --token: every /v2/ request needs "Authorization: Bearer <token>"; tokens
 come from GET /token (Basic USER:PASS required unless "-"). The challenge
 names realm, service and scope like Docker Hub's.
@@ -27,6 +28,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 
 ARGS = None
@@ -134,6 +136,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "drip":
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 2):
+                    self.wfile.write(body[i:i + 2])
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass  # the client gave up
             return
         if fault == "short":
             body = body[: len(body) // 2]

@@ -262,3 +262,24 @@ Test(config, label_cannot_set_name_or_image_and_alias_bombs_are_bounded)
     cr_assert_eq(load("bomb.yml", bomb), -1);
     cr_assert(strstr(err.msg, "too many nodes"), "%s", err.msg);
 }
+
+/* Issue 15 item 4: libyaml's scanner is quadratic in flow nesting; the
+ * depth cap now applies while parsing. A 1 MB label of '[' (the registry
+ * controls labels) and a 1 MB file took minutes. */
+Test(config, deep_nesting_is_refused_before_it_costs, .timeout = 10)
+{
+    size_t n = 1 << 20;
+    char *text = malloc(n + 1);
+    memset(text, '[', n);
+    text[n] = '\0';
+    json_t *label = NULL;
+    cr_assert_eq(lkb_config_parse_label(text, "reg/img:1", &label, &err), -1);
+    cr_assert(strstr(err.msg, "label org.mobyproject.config of reg/img:1:1:65: nested more than "
+                              "64 levels deep"),
+              "%s", err.msg);
+    struct lkb_config *c = lkb_config_new();
+    cr_assert_eq(lkb_config_load_buffer(c, "deep.yml", text, n, &err), -1);
+    cr_assert(strstr(err.msg, "deep.yml:1:65: nested more than 64 levels deep"), "%s", err.msg);
+    lkb_config_free(c);
+    free(text);
+}

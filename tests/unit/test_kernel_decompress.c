@@ -122,3 +122,34 @@ Test(decompress, unknown_format_and_truncated_gzip)
     cr_assert_eq(lkb_kernel_decompress(buf, n / 2, &out, &outlen, &err), -1);
     cr_assert(strstr(err.msg, "corrupt or truncated"), "%s", err.msg);
 }
+
+/* Issue 15: a 1 MB gzip bomb as the kernel took 2 GB with
+ * -decompress-kernel; it is refused at the ratio cap. */
+Test(decompress, gzip_bomb_is_refused_at_the_cap, .timeout = 30)
+{
+    size_t raw = (size_t)256 << 20, chunk = 1 << 20;
+    uint8_t *zeros = calloc(1, chunk);
+    size_t cap = 2 << 20;
+    uint8_t *bomb = malloc(cap);
+    z_stream zs = {0};
+    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_out = bomb;
+    zs.avail_out = (uInt)cap;
+    for (size_t done = 0; done < raw; done += chunk) {
+        zs.next_in = zeros;
+        zs.avail_in = (uInt)chunk;
+        cr_assert_eq(deflate(&zs, done + chunk < raw ? Z_NO_FLUSH : Z_FINISH),
+                     done + chunk < raw ? Z_OK : Z_STREAM_END);
+    }
+    size_t blen = zs.total_out;
+    deflateEnd(&zs);
+    cr_assert_lt(blen, 300000, "bomb is %zu bytes", blen);
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    struct lkb_error err = {0};
+    cr_assert_eq(lkb_kernel_decompress(bomb, blen, &out, &olen, &err), -1);
+    cr_assert(strstr(err.msg, "refused as a decompression bomb"), "%s", err.msg);
+    cr_assert_null(out);
+    free(bomb);
+    free(zeros);
+}

@@ -208,3 +208,143 @@ Test(rootfs, tree_keeps_insertion_order_and_parents_first)
     cr_assert_null(lkb_tree_get(&t, "a/b/c"));
     cr_assert_not_null(lkb_tree_get(&t, "a/z"));
 }
+
+Test(rootfs, root_entry_sets_root_metadata_and_must_be_a_directory)
+{
+    cr_assert_eq(t.root.mode, 0755);
+    cr_assert(!t.root.from_image);
+    const char *l[] = {"d ./", NULL};
+    cr_assert_eq(apply(&t, l, 0, &err), 0, "%s", err.msg);
+    cr_assert(t.root.from_image);
+    cr_assert_eq(t.root.mtime, 1000);
+    cr_assert_eq(t.n, 0, "the root is not a tree node");
+    const char *bad[] = {"f . x", NULL};
+    cr_assert_eq(apply(&t, bad, 0, &err), -1);
+    cr_assert(strstr(err.msg, "root entry . is not a directory"), "%s", err.msg);
+}
+
+/* Issue 15 item 3: one file 6000 directories deep (a 1 KB layer once
+ * compressed) took minutes: every parent of every node was looked up
+ * again, each lookup hashing the whole prefix. Applying it and placing it
+ * under a prefix (as lkb_rootfs_add_image does) must stay fast. */
+Test(rootfs, deep_paths_take_linear_lookups, .timeout = 20)
+{
+    const size_t depth = 6000;
+    char *deep = malloc(depth * 2 + 2);
+    for (size_t i = 0; i < depth; i++)
+        memcpy(deep + 2 * i, "d/", 2);
+    strcpy(deep + 2 * depth, "f");
+    size_t cap = 1 << 20, used;
+    void *buf = malloc(cap);
+    struct archive *w = archive_write_new();
+    archive_write_set_format_pax_restricted(w);
+    archive_write_add_filter_gzip(w);
+    cr_assert_eq(archive_write_open_memory(w, buf, cap, &used), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, deep);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, 1);
+    cr_assert_eq(archive_write_header(w, e), ARCHIVE_OK);
+    archive_write_data(w, "x", 1);
+    archive_entry_free(e);
+    archive_write_close(w);
+    archive_write_free(w);
+    cr_assert_lt(used, 4096, "the layer is tiny (%zu bytes)", used);
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    cr_assert_eq(archive_read_open_memory(a, buf, used), ARCHIVE_OK);
+    cr_assert_eq(lkb_layer_apply(&t, a, "sha256:deep", &err), 0, "%s", err.msg);
+    archive_read_free(a);
+    cr_assert_eq(t.n, depth + 1);
+    struct lkb_tree placed;
+    lkb_tree_init(&placed, 0);
+    for (size_t i = 0; i < t.n; i++) {
+        struct lkb_node n = t.nodes[i];
+        n.path = malloc(strlen(t.nodes[i].path) + 32);
+        sprintf(n.path, "containers/services/x/lower/%s", t.nodes[i].path);
+        n.blob = lkb_blob_ref(n.blob);
+        cr_assert_eq(lkb_tree_put(&placed, &n, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(placed.n, depth + 1 + 4);
+    lkb_tree_free(&placed);
+    free(buf);
+    free(deep);
+}
+
+/* An opaque marker hides lower layers only, and an entry of its own layer
+ * keeps the directories above it even when a lower layer made them. */
+Test(rootfs, opaque_keeps_this_layers_entries_and_their_parents)
+{
+    const char *l1[] = {"d o", "d o/low", "f o/low/old x", "f o/gone y", "f top z", NULL};
+    const char *l2[] = {"f o/low/new n", "f o/.wh..wh..opq", NULL};
+    cr_assert_eq(apply(&t, l1, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(apply(&t, l2, 0, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(data_of("o/low/new"), "n");
+    cr_assert_not_null(lkb_tree_get(&t, "o/low"), "parent of a kept entry removed");
+    cr_assert_null(lkb_tree_get(&t, "o/low/old"));
+    cr_assert_null(lkb_tree_get(&t, "o/gone"));
+    const char *l3[] = {"f mine m", "f .wh..wh..opq", NULL};
+    cr_assert_eq(apply(&t, l3, 0, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(data_of("mine"), "m");
+    cr_assert_null(lkb_tree_get(&t, "top"), "opaque root hides lower layers");
+    cr_assert_null(lkb_tree_get(&t, "o"));
+}
+
+static void *many_entries(size_t n, const char *fmt, size_t *len)
+{
+    size_t cap = 64u << 20;
+    void *buf = malloc(cap);
+    struct archive *w = archive_write_new();
+    archive_write_set_format_pax_restricted(w);
+    cr_assert_eq(archive_write_open_memory(w, buf, cap, len), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    char p[64];
+    for (size_t i = 0; i < n; i++) {
+        archive_entry_clear(e);
+        snprintf(p, sizeof p, fmt, i);
+        archive_entry_set_pathname(e, p);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 0);
+        cr_assert_eq(archive_write_header(w, e), ARCHIVE_OK);
+    }
+    archive_entry_free(e);
+    archive_write_close(w);
+    archive_write_free(w);
+    return buf;
+}
+
+static void apply_raw(void *buf, size_t len)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    cr_assert_eq(archive_read_open_memory(a, buf, len), ARCHIVE_OK);
+    cr_assert_eq(lkb_layer_apply(&t, a, "sha256:many", &err), 0, "%s", err.msg);
+    archive_read_free(a);
+    free(buf);
+}
+
+/* Whiting out a directory scanned the whole tree: 40 000 directory
+ * whiteouts took 13 s. Subtrees are now removed through child lists, and a
+ * repeated opaque marker in one layer is skipped. */
+Test(rootfs, many_directory_whiteouts_and_opaque_markers_stay_fast, .timeout = 20)
+{
+    size_t len, n = 40000;
+    static const char *const layers[] = {
+        "d%zu/f", ".wh.d%zu", "e%zu",
+        "x/.wh..wh..opq",  /* one directory, n markers */
+        ".wh..wh..opq",    /* the root, n markers */
+    };
+    for (size_t l = 0; l < 5; l++) {
+        void *b = many_entries(n, layers[l], &len);
+        apply_raw(b, len);
+        if (l == 1)
+            for (size_t i = 0; i < t.n; i++)
+                cr_assert(t.nodes[i].removed, "%s survived its whiteout", t.nodes[i].path);
+    }
+    for (size_t i = 0; i < t.n; i++)
+        cr_assert(t.nodes[i].removed || !strncmp(t.nodes[i].path, "x", 1), "%s kept",
+                  t.nodes[i].path);
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "plugin/options.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 /* Highest ABI number we probe for when the v1 entry is missing, only to give
@@ -345,12 +346,12 @@ int lkb_plugin_set_load_dir(struct lkb_plugin_set *set, const char *dir, struct 
     if (n)
         qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *path = lkb_fs_join(dir, names[i]);
         struct lkb_error e;
         lkb_error_clear(&e);
-        if (lkb_plugin_set_load_file(set, path, &e) < 0)
-            lkb_debug("%s", e.msg);
+        if (!path || lkb_plugin_set_load_file(set, path, &e) < 0)
+            lkb_debug("%s", path ? e.msg : "out of memory");
+        free(path);
         free(names[i]);
     }
     free(names);
@@ -395,11 +396,13 @@ int lkb_plugin_set_discover(struct lkb_plugin_set *set, const char *search_path,
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            char dir[PATH_MAX + 16];
-            snprintf(dir, sizeof dir, "%s/plugins", exe);
-            char marker[PATH_MAX + 32];
-            snprintf(marker, sizeof marker, "%s/CMakeCache.txt", exe);
-            if (access(marker, F_OK) == 0 && load_entry(set, dir, err) < 0)
+            char *dir = lkb_fs_join(exe, "plugins"), *marker = lkb_fs_join(exe, "CMakeCache.txt");
+            int rc = !dir || !marker ? lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory")
+                     : access(marker, F_OK) == 0 ? load_entry(set, dir, err)
+                                                 : 0;
+            free(dir);
+            free(marker);
+            if (rc < 0)
                 return -1;
         }
     }

@@ -32,6 +32,8 @@ enum {
     OPT_VERBOSE,
     OPT_QUIET,
     OPT_HELP,
+    OPT_FETCH_TIMEOUT,
+    OPT_FETCH_DEADLINE,
 };
 
 static const struct option build_options[] = {
@@ -59,6 +61,8 @@ static const struct option build_options[] = {
     {"verbose", optional_argument, NULL, OPT_VERBOSE},
     {"q", no_argument, NULL, OPT_QUIET},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT},
+    {"fetch-deadline", required_argument, NULL, OPT_FETCH_DEADLINE},
     {"h", no_argument, NULL, OPT_HELP},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -145,6 +149,19 @@ static int add_format_opt(struct lkb_build_opts *o, const char *arg, struct lkb_
     return 0;
 }
 
+/* A whole number of seconds, 1 to 1 day. */
+static int set_seconds(long *dst, const char *name, struct lkb_error *err)
+{
+    char *end;
+    errno = 0;
+    long v = isdigit((unsigned char)*optarg) ? strtol(optarg, &end, 10) : -1;
+    if (v < 1 || v > 86400 || errno || *end)
+        return lkb_error_set(err, LKB_ERR_USAGE, "-%s \"%s\": want whole seconds, 1 to 86400",
+                             name, optarg);
+    *dst = v;
+    return 0;
+}
+
 static int set_bool(bool *dst, const char *name, struct lkb_error *err)
 {
     if (!optarg)
@@ -197,6 +214,12 @@ int lkb_cli_parse_build(int argc, char **argv, struct lkb_build_opts *o, struct 
             break;
         case OPT_CACHE:
             o->cache_dir = optarg;
+            break;
+        case OPT_FETCH_TIMEOUT:
+            rc = set_seconds(&o->fetch_timeout_s, "fetch-timeout", err);
+            break;
+        case OPT_FETCH_DEADLINE:
+            rc = set_seconds(&o->fetch_deadline_s, "fetch-deadline", err);
             break;
         case OPT_INPUT_TAR:
             o->input_tar = optarg;

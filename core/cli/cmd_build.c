@@ -29,6 +29,8 @@ static const char build_usage[] =
     "  -cache DIR             image cache (default: $LKB_CACHE or ~/.cache/lkb)\n"
     "  -pull                  refresh images from the registry even when cached\n"
     "  -offline               use only the cache; fail naming what is missing\n"
+    "  -fetch-timeout S       retry a transfer that moves no data for S seconds (default 30)\n"
+    "  -fetch-deadline S      end any one registry request after S seconds (default: by size)\n"
     "  -decompress-kernel     store an uncompressed kernel\n"
     "  -initrd-compression C  gzip (default), zstd, lz4 or none\n"
     "  -dry-run               print the merged configuration and exit\n"

@@ -26,6 +26,8 @@ struct lkb_build_opts {
     char **configs;
     size_t n_configs;
     int verbose; /* -1 quiet, 0 default, 1.. more */
+    long fetch_timeout_s;  /* -fetch-timeout: no-progress timeout; 0 = default (docs/limits.md) */
+    long fetch_deadline_s; /* -fetch-deadline: per-request deadline; 0 = default */
 };
 
 #endif

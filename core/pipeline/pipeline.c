@@ -146,6 +146,8 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     b.pull.offline = opts->offline;
     b.pull.verbose = opts->verbose > 0;
     b.pull.no_progress = opts->verbose < 0;
+    b.pull.timeout_s = opts->fetch_timeout_s;
+    b.pull.deadline_s = opts->fetch_deadline_s;
     lkb_tree_init(&b.root, LKB_DEFAULT_MTIME);
     lkb_host_init(&b.host, NULL);
     int rc = 0;

@@ -96,6 +96,13 @@ expect_rc 4 env LKB_FETCH_DEADLINE=2 "$LKB_BIN" build -q -cache "$TMP/cd" -forma
 expect_in "$TMP/err" "failed after 4 attempts: Operation timed out after"
 [ $(($(date +%s) - start)) -lt 60 ] || fail "the deadline did not end the drip"
 [ ! -e drip.tar ] || fail "partial output left behind"
+# The same with the flag, which wins over the environment.
+start=$(date +%s)
+expect_rc 4 env LKB_FETCH_DEADLINE=1000 "$LKB_BIN" build -q -cache "$TMP/cd" -fetch-deadline 2 \
+  -format tar -o drip.tar drip.yml
+expect_in "$TMP/err" "failed after 4 attempts: Operation timed out after"
+[ $(($(date +%s) - start)) -lt 60 ] || fail "-fetch-deadline did not end the drip"
+[ ! -e drip.tar ] || fail "partial output left behind"
 
 # --- a damaged cache: index.json repaired, 0-byte and bit-flipped blobs removed
 cp -r "$C" dc

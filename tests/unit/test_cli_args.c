@@ -1,5 +1,6 @@
 /* LinuxKit flag spellings and values for `lkb build`. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -135,4 +136,21 @@ Test(args, default_size_is_1024M)
     cr_assert_eq(PARSE("x.yml"), 0);
     cr_assert_eq(o.size_bytes, 1024ull << 20);
     cr_assert(!o.size_set);
+}
+
+Test(args, fetch_limits_in_whole_seconds)
+{
+    cr_assert_eq(PARSE("-fetch-timeout", "5", "--fetch-deadline=120", "x.yml"), 0, "%s", err.msg);
+    cr_assert_eq(o.fetch_timeout_s, 5);
+    cr_assert_eq(o.fetch_deadline_s, 120);
+    lkb_build_opts_free(&o);
+    static const char *const bad[] = {"0", "-1", "1.5", "5s", "", "86401"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char arg[64];
+        snprintf(arg, sizeof arg, "-fetch-timeout=%s", bad[i]);
+        cr_assert_eq(PARSE(arg, "x.yml"), -1, "%s accepted", arg);
+        cr_assert_eq(err.kind, LKB_ERR_USAGE);
+        cr_assert(strstr(err.msg, "whole seconds"), "%s", err.msg);
+        lkb_build_opts_free(&o);
+    }
 }

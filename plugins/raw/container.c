@@ -95,15 +95,21 @@ static int vmdk_fix_cid(int fd, const char *seed, const char *path, struct lkb_d
     if (n != (ssize_t)(len * 512))
         return sys_fail(err, "reading the VMDK descriptor of", path);
     desc[n] = '\0';
-    char *cid = strstr(desc, "\nCID=");
-    if (!cid || strlen(cid) < 13) {
+    /* qemu prints the CID with %x: 1 to 8 digits. Rebuild the text with 8
+     * and write the whole (zero-padded) descriptor area back. */
+    char *cid = strstr(desc, "\nCID="), *eol = cid ? strchr(cid + 1, '\n') : NULL;
+    size_t used = strlen(desc);
+    if (!eol || used + 8 >= (size_t)n) {
         snprintf(err->msg, sizeof err->msg, "%s: no CID in the VMDK descriptor", path);
         return -1;
     }
     char hex[9];
     snprintf(hex, sizeof hex, "%08x", lkb_disk_id32(seed, "vmdk-cid"));
+    size_t old = (size_t)(eol - (cid + 5));
+    memmove(cid + 5 + 8, eol, used - (size_t)(eol - desc) + 1);
     memcpy(cid + 5, hex, 8);
-    if (pwrite(fd, cid + 5, 8, (off_t)(off * 512) + (cid + 5 - desc)) != 8)
+    memset(desc + used - old + 8, 0, (size_t)n - (used - old + 8));
+    if (pwrite(fd, desc, (size_t)n, (off_t)(off * 512)) != n)
         return sys_fail(err, "writing the VMDK descriptor of", path);
     return 0;
 }

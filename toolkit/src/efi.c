@@ -143,7 +143,7 @@ static int add_kernel(struct lkb_disk_tree *t, const char *path, const struct lk
         return disk_errno(err, e, "kernel %s", p->kernel_path);
     char what[64 + 4096];
     if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
-        size_t len;
+        size_t len = 0; /* gcc -O2 cannot see gunzip_file sets it */
         if (gunzip_file(p->kernel_path, &esp->kernel, &len, err) != 0)
             return disk_prefix(err, "kernel: ");
         snprintf(what, sizeof what, "kernel %s (decompressed)", p->kernel_path);

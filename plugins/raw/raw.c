@@ -163,10 +163,11 @@ static int raw_build(const struct lkb_host_api *api, lkb_host *host,
         /* The disk goes to a temporary directory the host removes; only
          * the container is an output. */
         rc = api->make_temp_dir(host, &tmpdir);
-        if (rc == LKB_OK && !(disk = malloc(strlen(tmpdir) + 16)))
+        size_t len = rc == LKB_OK ? strlen(tmpdir) + sizeof "/disk.raw" : 0;
+        if (rc == LKB_OK && (disk = malloc(len)) != NULL)
+            snprintf(disk, len, "%s/disk.raw", tmpdir);
+        else if (rc == LKB_OK)
             rc = api->set_error(host, "out of memory");
-        if (rc == LKB_OK)
-            snprintf(disk, strlen(tmpdir) + 16, "%s/disk.raw", tmpdir);
     }
     if (rc == LKB_OK && raw_disk_write(disk ? disk : out, &s, &err) != 0)
         rc = api->set_error(host, "%s: %s", in->format, err.msg);

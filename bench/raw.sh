@@ -9,7 +9,8 @@
 "$lkb" build -q -arch amd64 -cache "$work/cache" -dir "$work" -name warm -format kernel+initrd "$work/big.yml"
 
 echo "raw plugin benchmarks ($(nproc) cores, big image, warm cache, -size default 1024M)"
-for fmt in raw-efi qcow2-efi; do
+# kernel+initrd first: the same build without a disk, the baseline.
+for fmt in kernel+initrd raw-efi qcow2-efi; do
   python3 - "$lkb" "$work/big.yml" "$work/cache" "$work/out-$fmt" "$fmt" <<'PY'
 import glob, os, subprocess, sys, time
 lkb, yml, cache, out, fmt = sys.argv[1:]
@@ -23,7 +24,7 @@ if status:
     sys.exit(f"{fmt}: lkb failed")
 for path in sorted(glob.glob(os.path.join(out, "b*"))):
     st = os.stat(path)
-    print(f"{fmt:10s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:6.1f} MB   "
+    print(f"{fmt:13s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:6.1f} MB   "
           f"{os.path.basename(path)} {st.st_size/2**20:7.1f} MiB apparent, "
           f"{st.st_blocks*512/2**20:6.1f} MiB allocated")
 PY

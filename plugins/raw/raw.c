@@ -68,7 +68,6 @@ static int usage(const struct lkb_host_api *api, lkb_host *host, const char *msg
 static int raw_check(const struct lkb_host_api *api, lkb_host *host,
                      const struct lkb_build_input *in)
 {
-    const struct raw_format *f = in->format_data;
     if (!lkb_efi_arch_from_oci(in->arch))
         return usage(api, host, "%s: architecture %s is not supported (amd64, arm64)", in->format,
                      in->arch);
@@ -77,7 +76,6 @@ static int raw_check(const struct lkb_host_api *api, lkb_host *host,
                      "%s: the BIOS layout (syslinux) boots amd64 only, not %s: use raw-efi or "
                      "qcow2-efi, or -format-opt efi=true",
                      in->format, in->arch);
-    (void)f;
     static const char *const dirs[] = {"efi-dir", "syslinux-dir", "assets-image", "data-label"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         const char *v = opt(in, dirs[i]);

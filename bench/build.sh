@@ -3,32 +3,9 @@
 # cache (empty) and warm cache, printing wall time, peak RSS and initrd
 # throughput. Uses the loopback registry of the test suite.
 #   bash bench/build.sh            (needs a built build/lkb)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-lkb=$root/build/lkb
-[ -x "$lkb" ] || bash scripts/build.sh build
-export LKB_TEST_STATE=${LKB_TEST_STATE:-$root/build/test-state}
-state=$(bash scripts/test-env.sh)
-. "$state/registry.env"
-cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
-R=$LKB_TEST_REGISTRY
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ ! -d "$cache/bench/big" ]; then
-  python3 bench/mkbig.py "$cache/debs" "$cache/bench" 100 >/dev/null
-fi
-skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$cache/bench/big:1" "docker://$R/lkb-bench/big:1"
+. "$(dirname "$0")/setup.sh"
 
 sed "s|\${LKB_REGISTRY}|$R|g" examples/minimal.yml >"$work/small.yml"
-cat >"$work/big.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: console=ttyS0
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-bench/big:1
-YML
 
 run() { # run LABEL YML CACHE
   python3 - "$lkb" "$2" "$3" "$work/out-$1" "$1" <<'PY'

@@ -16,7 +16,7 @@ PKGS=(
   # rpi3: the test overlay (dtc) and firmware device trees (fdtput, fdtoverlay)
   device-tree-compiler
   # EFI System Partitions (toolkit efi, raw/iso plugins) and their boot tests
-  systemd-boot-efi ovmf qemu-efi-aarch64
+  systemd-boot-efi ovmf qemu-efi-aarch64 syslinux syslinux-common
 )
 
 missing=()

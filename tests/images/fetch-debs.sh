@@ -124,3 +124,6 @@ for arch in amd64 arm64; do
   fetch_set main "$arch" "$aptname" "" busybox-static KERNEL
 done
 fetch_set rpi arm64 rpi "deb $(host_mirror) $suite main non-free-firmware" raspi-firmware u-boot-rpi
+# raw/iso EFI boot tests on arm64: systemd-bootaa64.efi (systemd-boot-efi)
+# and AAVMF come from the host's qemu-efi-aarch64; the loader from the arm64 .deb.
+fetch_set efi arm64 arm64 "" systemd-boot-efi

@@ -29,7 +29,7 @@ expect_in "$TMP/err" "never uses a Docker daemon"
 
 # Formats: the bundled plugins are found next to the uninstalled binary.
 expect_rc 0 env LKB_PLUGIN_PATH= "$LKB_BIN" formats
-for f in rpi3 iso raw; do
+for f in rpi3 iso raw-bios raw-efi; do
   grep -qE "^$f " "$TMP/out" || { cat "$TMP/out"; fail "format $f not listed"; }
 done
 # A refused plugin is reported by file name and makes the exit code 6.

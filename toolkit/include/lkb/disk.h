@@ -13,6 +13,7 @@
 #define LKB_DISK_VERSION_MINOR 0
 
 #include <lkb/disk/assets.h>
+#include <lkb/disk/efi.h>
 #include <lkb/disk/error.h>
 #include <lkb/disk/ext4.h>
 #include <lkb/disk/fat.h>

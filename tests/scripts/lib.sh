@@ -13,3 +13,8 @@ expect_rc() {
 expect_in() { # expect_in FILE TEXT
   grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }
 }
+# The sanitizer pass runs every build and check but not the QEMU boots:
+# a boot tests the image, which the first pass already booted, not lkb's
+# memory safety. Scripts call this right before their boots.
+# (No pipe into grep -q: under pipefail ldd's SIGPIPE would read as false.)
+lkb_sanitized() { [[ $(ldd "$LKB_BIN" 2>/dev/null) == *libasan* ]]; }

@@ -248,7 +248,7 @@ fat_ok "$TMP/gcp/disk.raw" "$s1" "$n1" kernel initrd.img syslinux.cfg ldlinux.sy
 # The sanitizer pass of scripts/test.sh builds the same images with the
 # instrumented lkb (checked above); booting them again would only re-test
 # QEMU, so the boots run in the main pass only.
-if ldd "$LKB_BIN" 2>/dev/null | grep -q libasan; then
+if lkb_sanitized; then
   echo "raw: ok (boots skipped: sanitizer build)"
   exit 0
 fi

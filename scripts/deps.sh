@@ -15,6 +15,8 @@ PKGS=(
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs
   # rpi3: the test overlay (dtc) and firmware device trees (fdtput, fdtoverlay)
   device-tree-compiler
+  # iso: libisofs, isolinux boot assets, UEFI firmware for boot tests
+  libisofs-dev isolinux syslinux-common ovmf qemu-efi-aarch64 systemd-boot-efi
 )
 
 missing=()

@@ -220,7 +220,10 @@ int isoimg_write(struct isoimg *b, int fd, const char *what)
     iso_write_opts_set_joliet_longer_paths(o, 1);
     iso_write_opts_set_max_37_char_filenames(o, 1);
     iso_write_opts_set_allow_deep_paths(o, 1);
-    iso_write_opts_set_hardlinks(o, 1);
+    /* libisofs numbers inodes (RRIP 1.12 PX serial numbers) in an order
+     * that changes from run to run: RRIP 1.10 PX entries carry none. */
+    iso_write_opts_set_hardlinks(o, 0);
+    iso_write_opts_set_rrip_version_1_10(o, 1);
     iso_write_opts_set_always_gmt(o, 1);
     iso_write_opts_set_dir_rec_mtime(o, 1 | 2 | 4);
     iso_write_opts_set_pvd_times(o, (time_t)b->mtime, (time_t)b->mtime, 0, (time_t)b->mtime, uuid);

@@ -15,8 +15,10 @@ PKGS=(
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs
   # rpi3: the test overlay (dtc) and firmware device trees (fdtput, fdtoverlay)
   device-tree-compiler
-  # iso: libisofs, isolinux boot assets, UEFI firmware for boot tests
-  libisofs-dev isolinux syslinux-common ovmf qemu-efi-aarch64 systemd-boot-efi
+  # EFI System Partitions (toolkit efi, raw/iso plugins) and their boot tests
+  systemd-boot-efi ovmf qemu-efi-aarch64
+  # iso: libisofs and the ISOLINUX boot assets
+  libisofs-dev isolinux syslinux-common
 )
 
 missing=()

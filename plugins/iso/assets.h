@@ -1,7 +1,7 @@
-/* BIOS boot assets of the ISO formats (ISOLINUX), found with the disk
- * toolkit's lookup (<lkb/disk/assets.h>): the bios-dir option, else the
+/* Boot assets of the ISO formats, found with the disk toolkit's lookup
+ * (<lkb/disk/assets.h>): a directory option (bios-dir, efi-dir), else the
  * assets-image option, else the packagers' default directories (Debian's
- * isolinux and syslinux-common). */
+ * isolinux, syslinux-common and systemd-boot-efi). */
 #ifndef LKB_ISO_ASSETS_H
 #define LKB_ISO_ASSETS_H
 
@@ -16,5 +16,9 @@
  * looked. Free with lkb_assets_free. */
 int iso_bios_assets(const struct lkb_host_api *api, lkb_host *host,
                     const struct lkb_build_input *in, struct lkb_assets *out);
+
+/* The UEFI boot loader `name` (systemd-bootx64.efi, systemd-bootaa64.efi). */
+int iso_efi_assets(const struct lkb_host_api *api, lkb_host *host,
+                   const struct lkb_build_input *in, const char *name, struct lkb_assets *out);
 
 #endif

@@ -1,9 +1,10 @@
-/* The ISO output formats (docs/iso.md): iso-bios, a BIOS-bootable ISO
- * (ISOLINUX, isohybrid so the same file boots from a disk) whose root file
- * system is the initrd on it, and kernel+iso, LinuxKit's kernel, cmdline
+/* The ISO output formats (docs/iso.md). Bootable ones carry the kernel and
+ * the initrd, which is the root file system: iso-bios (ISOLINUX, isohybrid
+ * so the same file boots from a disk), iso-efi and iso-efi-initrd (UEFI:
+ * an El Torito entry for a FAT image holding the disk toolkit's ESP), and
+ * iso, both in one hybrid file. kernel+iso is LinuxKit's kernel, cmdline
  * and a data ISO of the root file system. Images are assembled and written
- * with libisofs; the EFI formats (iso-efi, iso-efi-initrd and the hybrid
- * iso) wait for the disk toolkit's EFI piece and refuse clearly meanwhile. */
+ * with libisofs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lkb/plugin.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "assets.h"
+#include "esp.h"
 #include "isoimage.h"
 #include "rootfs.h"
 
@@ -48,22 +50,29 @@ static int volid_ok(const char *v)
     return 1;
 }
 
+/* Which boot entries a format's image gets on this arch. */
+static int uses_bios(const struct lkb_build_input *in)
+{
+    enum iso_kind k = kind_of(in);
+    return k == ISO_BIOS || (k == ISO_HYBRID && in->arch && strcmp(in->arch, "amd64") == 0);
+}
+
+static int uses_efi(const struct lkb_build_input *in)
+{
+    enum iso_kind k = kind_of(in);
+    return k == ISO_EFI || k == ISO_EFI_INITRD || k == ISO_HYBRID;
+}
+
 static int iso_check(const struct lkb_host_api *api, lkb_host *host,
                      const struct lkb_build_input *in)
 {
     enum iso_kind k = kind_of(in);
-    if (k == ISO_EFI || k == ISO_EFI_INITRD || k == ISO_HYBRID)
-        return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
-                                   "%s is not implemented yet in this version of lkb: it needs "
-                                   "the disk toolkit's EFI System Partition support; use iso-bios "
-                                   "(BIOS) or kernel+iso",
-                                   in->format);
     if (in->size_bytes)
         return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
                                    "-size does not apply to %s: an ISO image is as large as its "
                                    "contents",
                                    in->format);
-    static const char *const keys[] = {"bios-dir", "assets-image", "volume-id"};
+    static const char *const keys[] = {"bios-dir", "efi-dir", "assets-image", "volume-id"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const struct lkb_option_value *v = lkb_input_option(in, keys[i]);
         if (v && v->given && v->value && !*v->value)
@@ -74,12 +83,14 @@ static int iso_check(const struct lkb_host_api *api, lkb_host *host,
     if (volid && !volid_ok(volid))
         return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
                                    "volume-id \"%s\": want 1 to 32 of A-Z, a-z, 0-9 and _", volid);
-    if (k == ISO_BIOS && in->cmdline && strpbrk(in->cmdline, "\r\n"))
+    if (k != ISO_KERNEL_ISO && in->cmdline && strpbrk(in->cmdline, "\r\n"))
         return api->set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
-                                   "the kernel cmdline cannot contain a line break "
-                                   "(isolinux.cfg APPEND is one line)");
+                                   "the kernel cmdline cannot contain a line break (it is one "
+                                   "line of isolinux.cfg or of a boot loader entry)");
+    /* The image serves what no directory option covers. */
     const char *image = opt(in, "assets-image");
-    if (k == ISO_BIOS && image && !opt(in, "bios-dir"))
+    int bios = uses_bios(in), efi = uses_efi(in);
+    if (image && ((bios && !opt(in, "bios-dir")) || (efi && !opt(in, "efi-dir"))))
         return api->require_image(host, image);
     return LKB_OK;
 }
@@ -120,7 +131,7 @@ static int check_bzimage(const struct lkb_host_api *api, lkb_host *host, const c
                                    strerror(errno));
     if (n < (ssize_t)sizeof hdr || memcmp(hdr + 0x202, "HdrS", 4) != 0)
         return api->set_error(host, "the kernel is not an x86 bzImage (no \"HdrS\" at 0x202): "
-                                    "iso-bios boots amd64 kernels with ISOLINUX");
+                                    "ISOLINUX boots amd64 kernels");
     return LKB_OK;
 }
 
@@ -142,16 +153,19 @@ static char *isolinux_cfg(const char *cmdline)
     return s;
 }
 
+/* ISOLINUX, its configuration, kernel, initrd and cmdline in the ISO 9660
+ * tree, the BIOS El Torito entry and the isohybrid MBR. */
 static int build_bios(struct isoimg *b, const struct lkb_build_input *in)
 {
     const struct lkb_host_api *api = b->api;
     if (!in->kernel_path)
-        return api->set_error(b->host, "iso-bios needs a kernel: the configuration has none");
+        return api->set_error(b->host, "%s needs a kernel: the configuration has none",
+                              in->format);
     if (check_bzimage(api, b->host, in->kernel_path) != LKB_OK)
         return LKB_FAIL;
     if (in->ucode_path)
         api->log(b->host, LKB_PLUGIN_LOG_WARN,
-                 "iso-bios: the microcode cpio is left out (as LinuxKit's ISO formats do)");
+                 "%s: ISOLINUX boots without the microcode cpio (UEFI loads it)", in->format);
     struct lkb_assets assets;
     if (iso_bios_assets(api, b->host, in, &assets) != LKB_OK)
         return LKB_FAIL;
@@ -249,6 +263,20 @@ static int build_kernel_iso(struct isoimg *b, const struct lkb_build_input *in)
     return rc;
 }
 
+/* The ESP as a FAT image in the ISO 9660 tree and the UEFI El Torito entry
+ * pointing at it (with a GPT entry in the hybrid iso, for disks). */
+static int build_efi(struct isoimg *b, const struct lkb_build_input *in)
+{
+    char *esp = NULL;
+    if (iso_esp_image(b->api, b->host, in, &esp) != LKB_OK)
+        return LKB_FAIL;
+    int rc = isoimg_add_path(b, "efi/esp.img", esp, 0444, NULL);
+    if (rc == LKB_OK)
+        rc = isoimg_boot_efi(b, "/efi/esp.img", "/efi/boot.cat", kind_of(in) == ISO_HYBRID);
+    free(esp);
+    return rc;
+}
+
 static int iso_build(const struct lkb_host_api *api, lkb_host *host,
                      const struct lkb_build_input *in)
 {
@@ -259,9 +287,18 @@ static int iso_build(const struct lkb_host_api *api, lkb_host *host,
         LKB_OK)
         return LKB_FAIL;
     char name[1024];
-    int rc = k == ISO_KERNEL_ISO ? build_kernel_iso(&b, in) : build_bios(&b, in);
+    static const char *const suffix[] = {[ISO_BIOS] = ".iso", [ISO_EFI] = "-efi.iso",
+                                         [ISO_EFI_INITRD] = "-efi-initrd.iso",
+                                         [ISO_HYBRID] = ".iso", [ISO_KERNEL_ISO] = ".iso"};
+    int rc = LKB_OK;
+    if (k == ISO_KERNEL_ISO)
+        rc = build_kernel_iso(&b, in);
+    if (rc == LKB_OK && uses_bios(in))
+        rc = build_bios(&b, in);
+    if (rc == LKB_OK && uses_efi(in))
+        rc = build_efi(&b, in);
     if (rc == LKB_OK)
-        rc = out_name(api, host, in, ".iso", name, sizeof name);
+        rc = out_name(api, host, in, suffix[k], name, sizeof name);
     if (rc == LKB_OK)
         rc = write_output(&b, name);
     if (rc == LKB_OK)
@@ -273,15 +310,33 @@ static int iso_build(const struct lkb_host_api *api, lkb_host *host,
 #define OPT(type, name, def, help) {sizeof(struct lkb_option_decl), type, name, def, help}
 #define VOLID_OPTION                                                                           \
     OPT(LKB_OPT_STRING, "volume-id", ISO_DEFAULT_VOLID, "ISO 9660 volume id (1-32 of A-Z 0-9 _)")
+#define BIOS_DIR_OPTION                                                                        \
+    OPT(LKB_OPT_STRING, "bios-dir", NULL,                                                     \
+        "directory with isolinux.bin, isohdpfx.bin and ldlinux.c32")
+#define EFI_DIR_OPTION                                                                         \
+    OPT(LKB_OPT_STRING, "efi-dir", NULL,                                                      \
+        "directory with systemd-bootx64.efi or systemd-bootaa64.efi")
+#define IMAGE_OPTION(what)                                                                     \
+    OPT(LKB_OPT_STRING, "assets-image", NULL, "OCI image holding " what)
 static const struct lkb_option_decl bios_options[] = {
-    OPT(LKB_OPT_STRING, "bios-dir", NULL,
-        "directory with isolinux.bin, isohdpfx.bin and ldlinux.c32"),
-    OPT(LKB_OPT_STRING, "assets-image", NULL,
-        "OCI image holding usr/lib/ISOLINUX and usr/lib/syslinux/modules/bios"),
+    BIOS_DIR_OPTION,
+    IMAGE_OPTION("usr/lib/ISOLINUX and usr/lib/syslinux/modules/bios"),
+    VOLID_OPTION,
+};
+static const struct lkb_option_decl efi_options[] = {
+    EFI_DIR_OPTION,
+    IMAGE_OPTION("usr/lib/systemd/boot/efi"),
+    VOLID_OPTION,
+};
+static const struct lkb_option_decl hybrid_options[] = {
+    BIOS_DIR_OPTION,
+    EFI_DIR_OPTION,
+    IMAGE_OPTION("usr/lib/ISOLINUX, usr/lib/syslinux/modules/bios and usr/lib/systemd/boot/efi"),
     VOLID_OPTION,
 };
 static const struct lkb_option_decl data_options[] = {VOLID_OPTION};
 static const char *const amd64_only[] = {"amd64", NULL};
+static const char *const efi_arches[] = {"amd64", "arm64", NULL};
 
 #define FORMAT(fname, desc, arch, kind, opts, in)                                              \
     {.struct_size = sizeof(struct lkb_format), .name = fname, .description = desc,              \
@@ -291,11 +346,12 @@ static const char *const amd64_only[] = {"amd64", NULL};
 static const struct lkb_format iso_formats[] = {
     FORMAT("iso-bios", "BIOS-bootable hybrid ISO (ISOLINUX) with the initrd as root", amd64_only,
            kind_bios, bios_options, 0),
-    FORMAT("iso-efi", "UEFI-bootable ISO (not implemented yet)", NULL, kind_efi, data_options, 0),
-    FORMAT("iso-efi-initrd", "UEFI-bootable ISO with kernel and initrd (not implemented yet)",
-           NULL, kind_efi_initrd, data_options, 0),
-    FORMAT("iso", "hybrid ISO for BIOS and UEFI, CD and USB (not implemented yet)", NULL,
-           kind_hybrid, data_options, 0),
+    FORMAT("iso-efi", "UEFI-bootable ISO (systemd-boot) with the initrd as root", efi_arches,
+           kind_efi, efi_options, 0),
+    FORMAT("iso-efi-initrd", "UEFI-bootable ISO (systemd-boot) with kernel and initrd",
+           efi_arches, kind_efi_initrd, efi_options, 0),
+    FORMAT("iso", "one hybrid ISO for BIOS and UEFI, from a CD or written to a disk",
+           efi_arches, kind_hybrid, hybrid_options, 0),
     FORMAT("kernel+iso", "kernel, cmdline and a data ISO of the root file system", NULL,
            kind_kernel_iso, data_options, LKB_INPUT_ROOTFS_TAR),
 };
@@ -304,7 +360,7 @@ static const struct lkb_plugin iso_plugin = {
     .struct_size = sizeof(struct lkb_plugin),
     .abi_version = LKB_PLUGIN_ABI_VERSION,
     .name = "iso",
-    .version = "0.2",
+    .version = "0.3",
     .formats = iso_formats,
     .n_formats = sizeof iso_formats / sizeof *iso_formats,
 };

@@ -179,6 +179,28 @@ int isoimg_boot_isolinux(struct isoimg *b, const char *isolinux_path, const char
     return LKB_OK;
 }
 
+int isoimg_boot_efi(struct isoimg *b, const char *esp_path, const char *catalog_path, int gpt)
+{
+    ElToritoBootImage *efi;
+    int ret = b->bios ? iso_image_add_boot_image(b->image, esp_path, ELTORITO_NO_EMUL, 0, &efi)
+                      : iso_image_set_boot_image(b->image, esp_path, ELTORITO_NO_EMUL,
+                                                 catalog_path, &efi);
+    if (ret < 0)
+        return iso_fail(b, ret, "El Torito UEFI entry");
+    el_torito_set_boot_platform_id(efi, 0xef);
+    /* The firmware reads the whole FAT image (the entry says how much, up
+     * to 65535 sectors). */
+    el_torito_set_full_load(efi, 1);
+    /* bit2-7 = 1: a GPT "basic data" entry for the image (xorriso's
+     * -isohybrid-gpt-basdat). */
+    if (gpt)
+        el_torito_set_isolinux_options(efi, 1 << 2, 0);
+    IsoNode *cat;
+    if (!b->bios && iso_tree_path_to_node(b->image, catalog_path, &cat) == 1)
+        isoimg_stamp(cat, 0444, 0, 0, b->mtime);
+    return LKB_OK;
+}
+
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n) {
@@ -235,17 +257,29 @@ int isoimg_write(struct isoimg *b, int fd, const char *what)
     iso_write_opts_free(o);
     if (ret < 0)
         return iso_fail(b, ret, what);
-    enum { CHUNK = 64 * 1024 };
+    /* read_xt returns 0, not a short count, for a last piece smaller than
+     * asked: read whole 2048-byte blocks (an image is made of them) and
+     * write them out 64 KiB at a time. */
+    enum { BLOCK = 2048, CHUNK = 32 * BLOCK };
     unsigned char *buf = malloc(CHUNK);
     int rc = buf ? LKB_OK : b->api->set_error(b->host, "out of memory");
+    size_t fill = 0;
     int n = 0;
-    while (rc == LKB_OK && (n = bs->read_xt(bs, buf, CHUNK)) > 0)
-        if (write_all(fd, buf, (size_t)n) < 0)
-            rc = b->api->set_error_kind(b->host, LKB_PLUGIN_ERR_IO, "writing %s: %s", what,
-                                        strerror(errno ? errno : EIO));
+    while (rc == LKB_OK && (n = bs->read_xt(bs, buf + fill, BLOCK)) == BLOCK) {
+        fill += BLOCK;
+        if (fill == CHUNK) {
+            if (write_all(fd, buf, fill) < 0)
+                rc = b->api->set_error_kind(b->host, LKB_PLUGIN_ERR_IO, "writing %s: %s", what,
+                                            strerror(errno ? errno : EIO));
+            fill = 0;
+        }
+    }
     if (rc == LKB_OK && n < 0)
         rc = b->api->set_error(b->host, "writing %s: libisofs failed (a file could not be read)",
                                what);
+    if (rc == LKB_OK && fill && write_all(fd, buf, fill) < 0)
+        rc = b->api->set_error_kind(b->host, LKB_PLUGIN_ERR_IO, "writing %s: %s", what,
+                                    strerror(errno ? errno : EIO));
     if (rc != LKB_OK)
         bs->cancel(bs);
     bs->free_data(bs);

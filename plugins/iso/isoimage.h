@@ -53,6 +53,13 @@ void isoimg_stamp(IsoNode *node, mode_t mode, uid_t uid, gid_t gid, int64_t mtim
 int isoimg_boot_isolinux(struct isoimg *b, const char *isolinux_path, const char *catalog_path,
                          const void *mbr, size_t mbr_size);
 
+/* Boot from UEFI: an El Torito entry for platform 0xEF whose image is the
+ * FAT file system at esp_path (already in the image). The catalog goes to
+ * catalog_path unless a BIOS entry placed it. With gpt, the FAT image also
+ * gets a GPT partition entry (and one in the isohybrid MBR) so firmware
+ * finds it when the file is written to a disk. */
+int isoimg_boot_efi(struct isoimg *b, const char *esp_path, const char *catalog_path, int gpt);
+
 /* Write the whole image to fd. */
 int isoimg_write(struct isoimg *b, int fd, const char *what);
 

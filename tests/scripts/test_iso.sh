@@ -229,8 +229,10 @@ boot() { # boot NAME ARCH FIRMWARE QEMU-ARGS...: wait for the init marker
          -device virtio-scsi-pci,id=scsi) ;;
   esac
   set +e
-  timeout 300 "${q[@]}" -accel tcg -nographic -no-reboot -nodefaults -serial stdio "$@" \
-    </dev/null >"$TMP/console-$name" 2>&1
+  # The console goes to a file: the serial port has no input side at all,
+  # so nothing can look like a key press to the boot loaders' menus.
+  timeout 300 "${q[@]}" -accel tcg -display none -no-reboot -nodefaults -monitor none \
+    -serial file:"$TMP/console-$name" "$@" </dev/null >"$TMP/qemu-$name.log" 2>&1
   echo "$? $((SECONDS - t0))" >"$TMP/$name.result"
 }
 cd_a64() { echo -drive if=none,id=cd,file="$1",format=raw,media=cdrom,readonly=on -device scsi-cd,drive=cd; }
@@ -257,7 +259,7 @@ for b in "${BOOTS[@]}"; do
   read -r n arch fw _ <<<"$b"
   read -r rc secs <"$TMP/$n.result"
   echo "boot $n ($arch, $fw): $secs s"
-  grep -aq "LKB-INIT-MARKER done" "$TMP/console-$n" || { tail -30 "$TMP/console-$n" >&2; fail "$n: no init marker (qemu rc $rc)"; }
+  grep -aq "LKB-INIT-MARKER done" "$TMP/console-$n" || { tail -n 30 "$TMP/console-$n" "$TMP/qemu-$n.log" >&2; fail "$n: no init marker (qemu rc $rc)"; }
   case $arch/$fw in
     # ISOLINUX adds BOOT_IMAGE= before and initrd= after the cmdline.
     */seabios) expect_in "$TMP/console-$n" "Kernel command line: BOOT_IMAGE=/kernel $CMDLINE initrd=/initrd.img" ;;

@@ -173,7 +173,8 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
     } else {
         /* cmdline blob is not NUL-terminated: give the format a string. */
         const struct lkb_node *c = lkb_input_boot_file(b, "boot/cmdline");
-        fi->cmdline = c ? strndup((const char *)c->blob->data, c->blob->size) : strdup("");
+        fi->cmdline = c && c->blob->size ? strndup((const char *)c->blob->data, c->blob->size)
+                                         : strdup("");
         if (b->stage && !(fi->base = lkb_fs_join(b->stage, b->plan->name)))
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         in->output_dir = b->stage;

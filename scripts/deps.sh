@@ -17,6 +17,8 @@ PKGS=(
   device-tree-compiler
   # EFI System Partitions (toolkit efi, raw/iso plugins) and their boot tests
   systemd-boot-efi ovmf qemu-efi-aarch64 syslinux syslinux-common
+  # iso: libisofs and the ISOLINUX boot assets
+  libisofs-dev isolinux
 )
 
 missing=()

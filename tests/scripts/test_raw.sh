@@ -53,7 +53,7 @@ for n in sys.argv[2:]:
 print("\n".join(order))
 PY
   {
-    printf 'kernel:\n  image: %s/lkb-test/kernel:6.1\n  cmdline: "console=%s panic=-1"\n' "$R" "$console"
+    printf 'kernel:\n  image: %s/lkb-test/kernel:6.1\n  cmdline: "console=%s panic=-1 no_timer_check"\n' "$R" "$console"
     printf 'init:\n  - %s/lkb-test/init:1\nfiles:\n' "$R"
     local m order=""
     while read -r m; do
@@ -87,7 +87,7 @@ YML
 data_yml amd64 ttyS0 virtio_blk virtio_pci crc32c_generic ext4 >"$TMP/data-amd64.yml"
 data_yml arm64 ttyAMA0 virtio_scsi virtio_pci sd_mod crc32c_generic ext4 >"$TMP/data-arm64.yml"
 for a in amd64:ttyS0 arm64:ttyAMA0; do
-  printf 'kernel:\n  image: %s/lkb-test/kernel:6.1\n  cmdline: "console=%s panic=-1"\ninit:\n  - %s/lkb-test/init:1\n' \
+  printf 'kernel:\n  image: %s/lkb-test/kernel:6.1\n  cmdline: "console=%s panic=-1 no_timer_check"\ninit:\n  - %s/lkb-test/init:1\n' \
     "$R" "${a#*:}" "$R" >"$TMP/${a%%:*}.yml"
 done
 

@@ -4,30 +4,7 @@
 # the initrd's (the hybrid carries kernel and initrd twice: once in ISO 9660
 # for ISOLINUX, once in the ESP's FAT image for systemd-boot).
 #   bash bench/iso.sh            (needs a built build/lkb)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-lkb=$root/build/lkb
-[ -x "$lkb" ] || bash scripts/build.sh build
-export LKB_TEST_STATE=${LKB_TEST_STATE:-$root/build/test-state}
-state=$(bash scripts/test-env.sh)
-. "$state/registry.env"
-cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
-R=$LKB_TEST_REGISTRY
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ ! -d "$cache/bench/big" ]; then
-  python3 bench/mkbig.py "$cache/debs" "$cache/bench" 100 >/dev/null
-fi
-skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$cache/bench/big:1" "docker://$R/lkb-bench/big:1"
-cat >"$work/big.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: console=ttyS0
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-bench/big:1
-YML
+. "$(dirname "$0")/setup.sh"
 b=("$lkb" build -q -arch amd64 -cache "$work/cache" -name b)
 mkdir -p "$work/warmup"
 "${b[@]}" -dir "$work/warmup" "$work/big.yml" # fills the cache: kernel+initrd

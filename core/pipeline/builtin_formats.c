@@ -47,37 +47,6 @@ static int write_out(const struct lkb_host_api *api, lkb_host *host,
     return rc;
 }
 
-/* Feed a file to `sink` in chunks: initrds can be large, never read whole.
- * A sink fills err and returns -1 to stop. */
-typedef int (*chunk_sink)(void *ctx, const char *buf, size_t n, struct lkb_error *err);
-
-static int each_chunk(const char *src, chunk_sink sink, void *ctx, struct lkb_error *err)
-{
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", src);
-    static const size_t chunk = 1 << 20;
-    char *buf = malloc(chunk);
-    int rc = buf ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    ssize_t r;
-    while (rc == 0 && (r = read(in, buf, chunk)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
-        else
-            rc = sink(ctx, buf, (size_t)r, err);
-    }
-    free(buf);
-    close(in);
-    return rc;
-}
-
-static int fd_sink(void *ctx, const char *buf, size_t n, struct lkb_error *err)
-{
-    return lkb_fs_write_all(*(int *)ctx, buf, n, "output", err);
-}
-
 static int archive_sink(void *ctx, const char *buf, size_t n, struct lkb_error *err)
 {
     struct archive *a = ctx;
@@ -101,7 +70,7 @@ static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
             rc = lkb_fs_write_all(fd, b->kernel.ucode->data, b->kernel.ucode->size, "initrd",
                                   herr(host));
         if (rc == 0)
-            rc = each_chunk(in->initrd_path, fd_sink, &fd, herr(host));
+            rc = lkb_fs_copy_into(fd, in->initrd_path, "initrd", herr(host));
         close(fd);
     }
     if (rc == 0 && c && c->blob->size)
@@ -143,7 +112,7 @@ static int tar_file(struct archive *a, const char *name, const char *path, int64
         return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", path);
     if (tar_header(a, name, st.st_size, mtime) < 0)
         return -1;
-    return each_chunk(path, archive_sink, a, err);
+    return lkb_fs_each_chunk(path, archive_sink, a, err);
 }
 
 static int tar_kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,

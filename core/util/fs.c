@@ -57,7 +57,7 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
     return 0;
 }
 
-int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
+int lkb_fs_each_chunk(const char *src, lkb_fs_chunk_sink sink, void *ctx, struct lkb_error *err)
 {
     int in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
@@ -78,11 +78,28 @@ int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error 
             rc = lkb_error_errno(err, LKB_ERR_IO, errno, "reading %s", src);
         if (r <= 0)
             break;
-        rc = lkb_fs_write_all(fd, buf, (size_t)r, dst, err);
+        rc = sink(ctx, buf, (size_t)r, err);
     }
     free(buf);
     close(in);
     return rc;
+}
+
+struct fd_sink {
+    int fd;
+    const char *what;
+};
+
+static int write_sink(void *ctx, const char *buf, size_t n, struct lkb_error *err)
+{
+    const struct fd_sink *s = ctx;
+    return lkb_fs_write_all(s->fd, buf, n, s->what, err);
+}
+
+int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
+{
+    struct fd_sink s = {fd, dst};
+    return lkb_fs_each_chunk(src, write_sink, &s, err);
 }
 
 int lkb_fs_scratch_file(struct lkb_error *err)

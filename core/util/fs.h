@@ -41,8 +41,13 @@ int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_err
 int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *size,
                    struct lkb_error *err);
 
-/* Append the regular file src to fd, streaming (never the whole file in
- * memory). dst names fd in errors. */
+/* Feed the regular file src to sink in 1 MiB pieces (never the whole file
+ * in memory). A sink fills err and returns -1 to stop. */
+typedef int (*lkb_fs_chunk_sink)(void *ctx, const char *buf, size_t n, struct lkb_error *err);
+int lkb_fs_each_chunk(const char *src, lkb_fs_chunk_sink sink, void *ctx, struct lkb_error *err);
+
+/* Append the regular file src to fd, streaming (lkb_fs_each_chunk). dst
+ * names fd in errors. */
 int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err);
 
 /* A scratch file for data too large to keep in memory: created in $TMPDIR

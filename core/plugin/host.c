@@ -29,6 +29,13 @@ void lkb_host_cleanup(struct lkb_host *host)
     free(host->temp_dirs);
     host->temp_dirs = NULL;
     host->n_temp_dirs = 0;
+    for (size_t i = 0; i < host->n_outputs; i++) {
+        free(host->outputs[i].name);
+        free(host->outputs[i].format);
+    }
+    free(host->outputs);
+    host->outputs = NULL;
+    host->n_outputs = 0;
 }
 
 static void api_log(lkb_host *host, enum lkb_plugin_log_level level, const char *fmt, ...)
@@ -70,6 +77,36 @@ static int api_set_error_kind(lkb_host *host, enum lkb_plugin_error_kind kind, c
     return LKB_FAIL;
 }
 
+/* Two formats of one build writing the same file (vhd and dynamic-vhd
+ * both write NAME.vhd; tar and rpi3 both NAME.tar) would silently keep only
+ * the last: refuse the second, naming both. One format may ask again. */
+static int claim_output(lkb_host *host, const char *name)
+{
+    const char *me = host->format_name ? host->format_name : "?";
+    for (size_t i = 0; i < host->n_outputs; i++) {
+        if (strcmp(host->outputs[i].name, name))
+            continue;
+        if (!strcmp(host->outputs[i].format, me))
+            return LKB_OK;
+        return api_set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
+                                  "output %s is also written by format %s of this build: build "
+                                  "%s and %s separately or with different -name",
+                                  name, host->outputs[i].format, host->outputs[i].format, me);
+    }
+    struct lkb_host_output *o = realloc(host->outputs, (host->n_outputs + 1) * sizeof *o);
+    if (!o)
+        return api_set_error(host, "out of memory");
+    host->outputs = o;
+    o[host->n_outputs] = (struct lkb_host_output){strdup(name), strdup(me)};
+    if (!o[host->n_outputs].name || !o[host->n_outputs].format) {
+        free(o[host->n_outputs].name);
+        free(o[host->n_outputs].format);
+        return api_set_error(host, "out of memory");
+    }
+    host->n_outputs++;
+    return LKB_OK;
+}
+
 /* Output names are plain file names: the commit renames them into -dir. */
 static int output_name_ok(lkb_host *host, const char *name)
 {
@@ -81,7 +118,7 @@ static int output_name_ok(lkb_host *host, const char *name)
         return api_set_error_kind(host, LKB_PLUGIN_ERR_USAGE,
                                   "output name \"%s\" is not a plain file name",
                                   name ? name : "(null)");
-    return LKB_OK;
+    return claim_output(host, name);
 }
 
 static int api_output_open(lkb_host *host, const char *name, int *fd_out)
@@ -231,6 +268,7 @@ static int run(struct lkb_host *host, const struct lkb_loaded_format *fmt,
 {
     lkb_error_clear(&host->err);
     host->plugin_name = lkb_format_is_builtin(fmt) ? fmt->fmt.name : fmt->plugin->desc.name;
+    host->format_name = fmt->fmt.name;
     int rc = fn(&g_api, host, input);
     host->in_check = 0;
     if (rc == LKB_OK)

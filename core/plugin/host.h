@@ -31,12 +31,20 @@ struct lkb_host {
     char **temp_dirs;     /* removed by lkb_host_cleanup */
     size_t n_temp_dirs;
     const char *stage_dir; /* where output_open/output_path create outputs */
+    const char *format_name; /* of the format being called */
+    /* Output names handed out so far and the format that asked for each:
+     * two formats of one build must not write the same file. */
+    struct lkb_host_output {
+        char *name;
+        char *format;
+    } *outputs;
+    size_t n_outputs;
     int in_check;          /* require_image is allowed */
     void *pipeline;        /* the build, for the built-in formats */
 };
 
 void lkb_host_init(struct lkb_host *host, const char *plugin_name);
-/* Remove temporary directories the plugin asked for. */
+/* Remove temporary directories the plugin asked for; forget output names. */
 void lkb_host_cleanup(struct lkb_host *host);
 
 /* Run `fmt`'s check (nothing when it has none) or build. On failure err

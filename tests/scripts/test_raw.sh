@@ -126,6 +126,11 @@ expect_in "$TMP/err" "machine 0xaa64, not amd64"
 expect_rc 2 "$LKB_BIN" build -q -cache "$C" -arch amd64 -dir "$TMP/e" -format raw-bios -format-opt data-label=a-label-longer-than-16 "$TMP/amd64.yml"
 expect_in "$TMP/err" "longer than 16 bytes"
 empty_dir "$TMP/e"
+# vhd and dynamic-vhd both write NAME.vhd: one build refuses the pair
+# rather than keep only the last one written.
+expect_rc 2 "$LKB_BIN" build -q -cache "$C" -arch amd64 -dir "$TMP/e" -format vhd -format dynamic-vhd -size 64M "$TMP/amd64.yml"
+expect_in "$TMP/err" "output amd64.vhd is also written by format vhd of this build"
+empty_dir "$TMP/e"
 
 # --- every format, twice: the same bytes ----------------------------------
 echo "[$SECONDS s] every format, twice: the same bytes"

@@ -302,6 +302,33 @@ Test(loader, outputs_are_plain_names_in_the_staging_dir)
     free(dir);
 }
 
+Test(loader, two_formats_cannot_write_one_output)
+{
+    const struct lkb_host_api *api = lkb_plugin_host_api();
+    struct lkb_host host;
+    lkb_host_init(&host, "t");
+    char *dir, *p = NULL;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test", &dir, &err), 0);
+    host.stage_dir = dir;
+    host.format_name = "vhd";
+    cr_assert_eq(api->output_path(&host, "sys.vhd", &p), LKB_OK, "%s", host.err.msg);
+    api->free(p);
+    cr_assert_eq(api->output_path(&host, "sys.vhd", &p), LKB_OK, "the same format may ask again");
+    api->free(p);
+    host.format_name = "dynamic-vhd";
+    cr_assert_eq(api->output_path(&host, "sys.vhd", &p), LKB_FAIL, "second format took sys.vhd");
+    cr_assert_eq(host.err.kind, LKB_ERR_USAGE);
+    cr_assert(strstr(host.err.msg, "also written by format vhd"), "%s", host.err.msg);
+    int fd = -1;
+    cr_assert_eq(api->output_open(&host, "sys.vhd", &fd), LKB_FAIL, "open takes the same claim");
+    cr_assert_eq(api->output_open(&host, "sys-other.vhd", &fd), LKB_OK, "%s", host.err.msg);
+    close(fd);
+    lkb_host_cleanup(&host);
+    cr_assert_eq(host.n_outputs, 0);
+    lkb_fs_remove_tree(dir, &err);
+    free(dir);
+}
+
 Test(loader, error_kinds_choose_the_exit_code)
 {
     const struct lkb_host_api *api = lkb_plugin_host_api();

@@ -1,7 +1,7 @@
 /* onboot/onshutdown/services bundles and volumes in the root tree
  * (runtime-config.md §12, build-and-outputs.md §6). */
-#ifndef LKB_BUILD_CONTAINERS_H
-#define LKB_BUILD_CONTAINERS_H
+#ifndef LKB_PIPELINE_CONTAINERS_H
+#define LKB_PIPELINE_CONTAINERS_H
 
 #include "pipeline/ocivolume.h"
 #include "config/config.h"

@@ -1,6 +1,6 @@
 /* The files section (build-and-outputs.md §8). */
-#ifndef LKB_BUILD_FILES_H
-#define LKB_BUILD_FILES_H
+#ifndef LKB_PIPELINE_FILES_H
+#define LKB_PIPELINE_FILES_H
 
 #include "config/config.h"
 #include "rootfs/tree.h"

@@ -1,7 +1,7 @@
 /* The kernel section (build-and-outputs.md §4): boot/kernel, boot/cmdline,
  * boot/ucode.cpio, and kernel.tar unpacked into the root. */
-#ifndef LKB_BUILD_KERNEL_H
-#define LKB_BUILD_KERNEL_H
+#ifndef LKB_PIPELINE_KERNEL_H
+#define LKB_PIPELINE_KERNEL_H
 
 #include <jansson.h>
 #include <stdbool.h>

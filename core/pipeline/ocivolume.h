@@ -1,7 +1,7 @@
 /* Volumes with `format: oci`: an OCI image layout of the image's index in
  * containers/volumes/<name>/lower (build-and-outputs.md §6.1). */
-#ifndef LKB_BUILD_OCIVOLUME_H
-#define LKB_BUILD_OCIVOLUME_H
+#ifndef LKB_PIPELINE_OCIVOLUME_H
+#define LKB_PIPELINE_OCIVOLUME_H
 
 #include <jansson.h>
 

@@ -1,6 +1,6 @@
 /* The options of one `lkb build`, as parsed from the command line. */
-#ifndef LKB_BUILD_OPTIONS_H
-#define LKB_BUILD_OPTIONS_H
+#ifndef LKB_PIPELINE_OPTIONS_H
+#define LKB_PIPELINE_OPTIONS_H
 
 #include <lkb/plugin.h>
 #include <stdbool.h>

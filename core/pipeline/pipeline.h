@@ -1,7 +1,7 @@
 /* `lkb build` after planning: fetch every image, lay out the root file
  * system, write the initrd and built-in outputs, run format plugins. */
-#ifndef LKB_BUILD_PIPELINE_H
-#define LKB_BUILD_PIPELINE_H
+#ifndef LKB_PIPELINE_PIPELINE_H
+#define LKB_PIPELINE_PIPELINE_H
 
 #include "pipeline/options.h"
 #include "pipeline/plan.h"

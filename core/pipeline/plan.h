@@ -1,7 +1,7 @@
 /* What a build will write: validated formats, output names and paths,
  * following LinuxKit's order of checks (build-and-outputs.md §1.3). */
-#ifndef LKB_BUILD_PLAN_H
-#define LKB_BUILD_PLAN_H
+#ifndef LKB_PIPELINE_PLAN_H
+#define LKB_PIPELINE_PLAN_H
 
 #include <stdbool.h>
 

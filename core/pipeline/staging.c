@@ -1,6 +1,5 @@
 #include "pipeline/staging.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,11 +30,6 @@ int lkb_staging_create(const char *dir, char **stage, struct lkb_error *err)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Formats write without fsync; the data must be durable before the rename
  * makes it visible under its final name. Directories are left alone. */
 static int sync_file(const char *path)
@@ -51,29 +45,11 @@ static int sync_file(const char *path)
 
 int lkb_staging_commit(const char *stage, const char *dir, struct lkb_error *err)
 {
-    DIR *d = opendir(stage);
-    if (!d)
-        return lkb_error_errno(err, LKB_ERR_IO, errno, "staging directory %s", stage);
-    char **names = NULL;
-    size_t n = 0;
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char **nn = realloc(names, (n + 1) * sizeof *nn);
-        if (!nn || !(nn[n] = strdup(de->d_name))) {
-            if (nn)
-                names = nn;
-            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
+    char **names;
+    size_t n;
+    int rc = lkb_fs_list_dir(stage, NULL, &names, &n, err);
+    if (rc < 0)
+        return -1;
     /* Check every target before moving anything. */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *src = lkb_fs_join(stage, names[i]), *dst = lkb_fs_join(dir, names[i]);
@@ -102,9 +78,7 @@ int lkb_staging_commit(const char *stage, const char *dir, struct lkb_error *err
         free(src);
         free(dst);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    lkb_fs_names_free(names, n);
     if (rc == 0) {
         /* Make the renames durable before reporting success. */
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

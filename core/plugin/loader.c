@@ -1,6 +1,5 @@
 #include "plugin/loader.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -314,37 +313,22 @@ int lkb_plugin_set_load_file(struct lkb_plugin_set *set, const char *path, struc
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_so(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    size_t len = strlen(name);
+    return len >= 4 && strcmp(name + len - 3, ".so") == 0;
 }
 
 int lkb_plugin_set_load_dir(struct lkb_plugin_set *set, const char *dir, struct lkb_error *err)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
+    char **names;
+    size_t n;
+    if (lkb_fs_list_dir(dir, is_so, &names, &n, err) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
-        return lkb_error_errno(err, LKB_ERR_PLUGIN, errno, "plugin directory %s", dir);
+        err->kind = LKB_ERR_PLUGIN;
+        return -1;
     }
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (len < 4 || strcmp(de->d_name + len - 3, ".so") != 0)
-            continue;
-        char **nn = realloc(names, (n + 1) * sizeof *nn);
-        if (!nn)
-            break;
-        names = nn;
-        if (!(names[n] = strdup(de->d_name)))
-            break;
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char *path = lkb_fs_join(dir, names[i]);
         struct lkb_error e;
@@ -352,9 +336,8 @@ int lkb_plugin_set_load_dir(struct lkb_plugin_set *set, const char *dir, struct 
         if (!path || lkb_plugin_set_load_file(set, path, &e) < 0)
             lkb_debug("%s", path ? e.msg : "out of memory");
         free(path);
-        free(names[i]);
     }
-    free(names);
+    lkb_fs_names_free(names, n);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "util/str.h"
 #include "util/tempfiles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -314,6 +315,55 @@ int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *s
     if (size)
         *size = len;
     return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int lkb_fs_list_dir(const char *dir, int (*keep)(const char *name), char ***names, size_t *n,
+                    struct lkb_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        int e = errno;
+        lkb_error_errno(err, LKB_ERR_IO, e, "directory %s", dir);
+        errno = e;
+        return -1;
+    }
+    char **v = NULL;
+    size_t len = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || (keep && !keep(de->d_name)))
+            continue;
+        char **nv = realloc(v, (len + 1) * sizeof *nv);
+        if (nv)
+            v = nv;
+        if (!nv || !(v[len] = strdup(de->d_name))) {
+            closedir(d);
+            lkb_fs_names_free(v, len);
+            errno = ENOMEM;
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        }
+        len++;
+    }
+    closedir(d);
+    if (len)
+        qsort(v, len, sizeof *v, cmp_name);
+    *names = v;
+    *n = len;
+    return 0;
+}
+
+void lkb_fs_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 char *lkb_fs_join(const char *a, const char *b)

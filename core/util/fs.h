@@ -29,6 +29,14 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
 int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,
                      struct lkb_error *err);
 
+/* The entry names of dir but "." and "..", only those keep() accepts when
+ * keep is not NULL, sorted bytewise so callers walk them reproducibly.
+ * *names and each name are malloc'd: free with lkb_fs_names_free. On
+ * failure errno is opendir's (ENOENT for a missing dir). */
+int lkb_fs_list_dir(const char *dir, int (*keep)(const char *name), char ***names, size_t *n,
+                    struct lkb_error *err);
+void lkb_fs_names_free(char **names, size_t n);
+
 /* "a/b", malloc'd; NULL when out of memory. */
 char *lkb_fs_join(const char *a, const char *b);
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "readfile.h"
 
 #ifndef LKB_RPI3_FIRMWARE_DIR
 #define LKB_RPI3_FIRMWARE_DIR "/usr/lib/raspi-firmware"
@@ -60,7 +59,7 @@ static int load_overlays(const struct lkb_host_api *api, lkb_host *host, const c
             snprintf(on_card, nlen, "overlays/%s", name);
             struct rpi3_asset *a = &out->items[out->n];
             *a = (struct rpi3_asset){.name = on_card, .name_owned = on_card};
-            if (rpi3_read_file(path, &a->data, &a->size) == 0) {
+            if (lkb_disk_read_file(path, &a->data, &a->size) == 0) {
                 out->n++;
                 on_card = NULL;
             }

@@ -1,9 +1,8 @@
 #include "configtxt.h"
 
-#include "readfile.h"
-
 #include <ctype.h>
 #include <errno.h>
+#include <lkb/disk/assets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +76,7 @@ char *rpi3_config_txt(const struct lkb_host_api *api, lkb_host *host, size_t *le
     char *out = NULL;
     size_t flen = 0;
     *len = 0;
-    if (file && rpi3_read_file(file, &fbytes, &flen) < 0) {
+    if (file && lkb_disk_read_file(file, &fbytes, &flen) < 0) {
         api->set_error(host, "config-txt-file %s: %s", file, strerror(errno));
         return NULL;
     }

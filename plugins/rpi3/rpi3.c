@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <lkb/disk/assets.h>
 #include <lkb/disk/uimage.h>
 #include <lkb/plugin.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "bootscr.h"
 #include "configtxt.h"
 #include "dtbs.h"
-#include "readfile.h"
 #include "sdimage.h"
 
 #define RPI3_MTIME 1492533000 /* lkb's fixed mtime for generated entries */
@@ -171,8 +171,8 @@ static int collect(const struct lkb_host_api *api, lkb_host *host,
     unsigned char *kernel = NULL, *initrd = NULL;
     size_t klen = 0, ilen = 0, slen = 0;
     int rc = LKB_FAIL;
-    if (rpi3_read_file(in->kernel_path, &kernel, &klen) < 0 ||
-        rpi3_read_file(in->initrd_path, &initrd, &ilen) < 0) {
+    if (lkb_disk_read_file(in->kernel_path, &kernel, &klen) < 0 ||
+        lkb_disk_read_file(in->initrd_path, &initrd, &ilen) < 0) {
         api->set_error(host, "reading the kernel or initrd: %s", strerror(errno));
         goto out;
     }
@@ -214,7 +214,7 @@ static int collect(const struct lkb_host_api *api, lkb_host *host,
         unsigned char *d;
         size_t dl;
         const char *path = in->dtbs[dtbs[i].src].path;
-        if (rpi3_read_file(path, &d, &dl) < 0) {
+        if (lkb_disk_read_file(path, &d, &dl) < 0) {
             api->set_error(host, "reading %s: %s", path, strerror(errno));
             goto out;
         }

@@ -9,21 +9,28 @@
 
 #include "error.h"
 
-static int read_file(const char *path, unsigned char **data, size_t *size)
+int lkb_disk_read_file(const char *path, unsigned char **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
     struct stat st;
-    unsigned char *buf = NULL;
-    int ok = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
-             (buf = malloc((size_t)st.st_size + 1)) &&
-             fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size;
-    fclose(f);
-    if (!ok) {
-        free(buf);
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        int e = errno == 0 || S_ISDIR(st.st_mode) ? EISDIR : errno;
+        fclose(f);
+        errno = e;
         return -1;
     }
+    unsigned char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        int e = buf ? EIO : ENOMEM;
+        free(buf);
+        fclose(f);
+        errno = e;
+        return -1;
+    }
+    fclose(f);
+    buf[st.st_size] = '\0';
     *data = buf;
     *size = (size_t)st.st_size;
     return 0;
@@ -61,7 +68,7 @@ static int find_one(const struct lkb_asset_lookup *l, const struct lkb_asset_wan
             free(path);
             return -1;
         }
-        int found = read_file(path, &a->data, &a->size) == 0;
+        int found = lkb_disk_read_file(path, &a->data, &a->size) == 0;
         free(path);
         return found;
     }
@@ -95,7 +102,7 @@ static int find_one(const struct lkb_asset_lookup *l, const struct lkb_asset_wan
             free(path);
             return -1;
         }
-        int found = read_file(path, &a->data, &a->size) == 0;
+        int found = lkb_disk_read_file(path, &a->data, &a->size) == 0;
         free(path);
         if (found)
             return 1;

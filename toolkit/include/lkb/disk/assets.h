@@ -67,6 +67,11 @@ const struct lkb_asset *lkb_assets_get(const struct lkb_assets *a, const char *n
 
 void lkb_assets_free(struct lkb_assets *a);
 
+/* Read a whole regular host file (an asset, a config.txt, a dtb) into a
+ * malloc'd buffer, NUL-terminated for text (the NUL is not counted in
+ * *size). 0, or -1 with errno set (EISDIR when it is not a regular file). */
+int lkb_disk_read_file(const char *path, unsigned char **data, size_t *size);
+
 #ifdef __cplusplus
 }
 #endif

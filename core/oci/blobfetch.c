@@ -24,7 +24,7 @@ struct transfer {
     struct oci_progress *progress;
     char errbuf[CURL_ERROR_SIZE];
     char last_error[LKB_ERROR_MSG_MAX];
-    char mirror_error[LKB_ERROR_MSG_MAX]; /* why the mirror was left, for the final error */
+    char mirror_error[LKB_ERROR_MSG_MAX + 32]; /* why the mirror was left, for the final error */
 };
 
 static long long now_ms(void)
@@ -66,8 +66,15 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
                  struct lkb_error *err)
 {
     struct oci_blob_job *j = t->job;
-    if (!(t->ep = oci_source_endpoint(c, j->src, &t->cur, err)))
+    if (!(t->ep = oci_source_endpoint(c, j->src, &t->cur, err))) {
+        if (t->mirror_error[0]) {
+            char own[LKB_ERROR_MSG_MAX];
+            snprintf(own, sizeof own, "%s", err->msg);
+            lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)", own,
+                          t->mirror_error);
+        }
         return lkb_error_prefix(err, "pulling %s: blob %s: ", j->image, j->digest);
+    }
     if (oci_ingest_open(cache, &t->in, err) < 0)
         return -1;
     const char *auth;
@@ -184,26 +191,35 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
         }
     }
     free(www_auth);
-    if (rc < 0 && err->kind == LKB_ERR_FETCH) {
+    if (rc < 0 && err->kind == LKB_ERR_FETCH && t->ep && t->ep->mirror) {
         /* A mirror that cannot serve the blob: the origin gets a fresh
-         * set of attempts; the bytes are verified the same way. */
+         * set of attempts; the bytes are verified the same way. The
+         * warning says what went wrong, not the whole error chain. */
+        const char *last = t->last_error;
+        size_t dl = strlen(j->digest);
+        if (!strncmp(last, "blob ", 5) && !strncmp(last + 5, j->digest, dl) &&
+            !strncmp(last + 5 + dl, ": ", 2))
+            last += 5 + dl + 2; /* "blob sha256:…: digest mismatch…" names it twice */
+        if (*last)
+            snprintf(t->mirror_error, sizeof t->mirror_error, "%s (%d attempt%s)", last,
+                     t->attempts, t->attempts == 1 ? "" : "s");
+        else
+            snprintf(t->mirror_error, sizeof t->mirror_error, "%s", err->msg);
         char what[300];
         snprintf(what, sizeof what, "blob %s of %s", j->digest, j->image);
-        if (t->ep && t->ep->mirror)
-            snprintf(t->mirror_error, sizeof t->mirror_error, "%s", err->msg);
-        if (oci_source_fallback(j->src, &t->cur, what, err->msg)) {
+        if (oci_source_fallback(j->src, &t->cur, what, t->mirror_error)) {
             lkb_error_clear(err);
+            t->last_error[0] = '\0';
             t->attempts = t->auth_refreshes = 0;
             t->not_before = 0;
             t->state = JOB_WAITING;
             return 0;
         }
-        if (t->mirror_error[0]) {
-            char own[LKB_ERROR_MSG_MAX];
-            snprintf(own, sizeof own, "%s", err->msg);
-            lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed too: %s)", own,
-                          t->mirror_error);
-        }
+    } else if (rc < 0 && err->kind == LKB_ERR_FETCH && t->mirror_error[0]) {
+        char own[LKB_ERROR_MSG_MAX];
+        snprintf(own, sizeof own, "%s", err->msg);
+        lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)", own,
+                      t->mirror_error);
     }
     return rc;
 }

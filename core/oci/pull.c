@@ -106,7 +106,7 @@ static int get_manifest_any(struct oci_client *c, struct item *it, const char *o
             snprintf(mirror_why, sizeof mirror_why, "%s", why.msg);
         if (!oci_source_fallback(&it->src, &it->src.cur, what, why.msg)) {
             if (mirror_why[0] && it->src.ep[it->src.cur].mirror == NULL)
-                return lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed too: %s)",
+                return lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)",
                                      why.msg, mirror_why);
             *err = why;
             return -1;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "oci/oci.h"
 
 /* getopt_long_only gives Go-flag spellings (-format, --format, -format=x)
  * without writing a parser by hand. Booleans take an optional "=value" only,
@@ -34,6 +35,9 @@ enum {
     OPT_HELP,
     OPT_FETCH_TIMEOUT,
     OPT_FETCH_DEADLINE,
+    OPT_MIRROR,
+    OPT_CERT_FILE,
+    OPT_CACHE_RO,
 };
 
 static const struct option build_options[] = {
@@ -63,6 +67,9 @@ static const struct option build_options[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT},
     {"fetch-deadline", required_argument, NULL, OPT_FETCH_DEADLINE},
+    {"mirror", required_argument, NULL, OPT_MIRROR},
+    {"cert-file", required_argument, NULL, OPT_CERT_FILE},
+    {"cache-ro", required_argument, NULL, OPT_CACHE_RO},
     {"h", no_argument, NULL, OPT_HELP},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -178,6 +185,14 @@ int lkb_cli_parse_build(int argc, char **argv, struct lkb_build_opts *o, struct 
     const char *size_arg = NULL;
     optind = 0; /* GNU: full re-initialisation, so tests can parse repeatedly */
     opterr = 0;
+    /* Mirrors, CA files and read-only caches are process-wide registry
+     * settings in core/oci (global flags in LinuxKit): this command line's
+     * own, LINUXKIT_MIRROR first so that flags win. */
+    lkb_oci_mirrors_reset();
+    lkb_oci_cert_files_reset();
+    lkb_cache_ro_reset();
+    if (lkb_oci_mirrors_load_env(err) < 0)
+        return -1;
     for (;;) {
         int idx = -1;
         int c = getopt_long_only(argc, argv, ":", build_options, &idx);
@@ -220,6 +235,15 @@ int lkb_cli_parse_build(int argc, char **argv, struct lkb_build_opts *o, struct 
             break;
         case OPT_FETCH_DEADLINE:
             rc = set_seconds(&o->fetch_deadline_s, "fetch-deadline", err);
+            break;
+        case OPT_MIRROR:
+            rc = lkb_oci_mirror_add(optarg, err);
+            break;
+        case OPT_CERT_FILE:
+            rc = lkb_oci_cert_file_add(optarg, err);
+            break;
+        case OPT_CACHE_RO:
+            rc = lkb_cache_ro_add(optarg, err);
             break;
         case OPT_INPUT_TAR:
             o->input_tar = optarg;

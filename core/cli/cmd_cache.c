@@ -6,17 +6,18 @@
 #include "oci/oci.h"
 
 static const char cache_usage[] =
-    "Usage: lkb cache [-cache DIR] SUBCOMMAND [ARGS]\n"
+    "Usage: lkb cache [-cache DIR] [-cache-ro DIR]... SUBCOMMAND [ARGS]\n"
     "\n"
     "Manage the local OCI image cache (default $LKB_CACHE, else\n"
-    "$XDG_CACHE_HOME/lkb, else ~/.cache/lkb). See docs/cache.md.\n"
+    "$XDG_CACHE_HOME/lkb, else ~/.cache/lkb). -cache-ro and $LKB_CACHE_PATH\n"
+    "layer read-only shared caches under it (export reads them). See docs/cache.md.\n"
     "\n"
     "  ls                      list cached images (reference, platform, digest)\n"
     "  rm REF...               forget images (their blobs are freed by clean)\n"
     "  clean [-all]            delete unreferenced blobs (-all: everything)\n"
     "  verify                  rehash every blob, delete corrupt ones, repair index.json\n"
     "  import FILE.tar         add an OCI archive or a 'docker save' tar\n"
-    "  export REF FILE.tar     write an image as an OCI archive\n";
+    "  export REF... FILE.tar  write images as one OCI archive\n";
 
 static int is_help(const char *s)
 {
@@ -45,7 +46,7 @@ static int cache_ls(struct lkb_cache *c, struct lkb_error *err)
 
 int lkb_cmd_cache(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *ro = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (is_help(argv[i])) {
@@ -56,8 +57,19 @@ int lkb_cmd_cache(int argc, char **argv)
             dir = argv[++i];
         else if (!strncmp(argv[i], "-cache=", 7) || !strncmp(argv[i], "--cache=", 8))
             dir = strchr(argv[i], '=') + 1;
+        else if ((!strcmp(argv[i], "-cache-ro") || !strcmp(argv[i], "--cache-ro")) &&
+                 i + 1 < argc)
+            ro = argv[++i];
+        else if (!strncmp(argv[i], "-cache-ro=", 10) || !strncmp(argv[i], "--cache-ro=", 11))
+            ro = strchr(argv[i], '=') + 1;
         else
             return usage_error("unknown option before the subcommand");
+        if (ro) {
+            struct lkb_error e;
+            if (lkb_cache_ro_add(ro, &e) < 0)
+                return lkb_cli_fail(&e);
+            ro = NULL;
+        }
     }
     if (i >= argc)
         return usage_error("missing subcommand");
@@ -77,7 +89,7 @@ int lkb_cmd_cache(int argc, char **argv)
         strcmp(sub, "export") && strcmp(sub, "verify"))
         return usage_error("unknown cache subcommand");
     if (((!strcmp(sub, "ls") || !strcmp(sub, "verify")) && nargs) || (!strcmp(sub, "rm") && !nargs) ||
-        (!strcmp(sub, "import") && nargs != 1) || (!strcmp(sub, "export") && nargs != 2) ||
+        (!strcmp(sub, "import") && nargs != 1) || (!strcmp(sub, "export") && nargs < 2) ||
         (!strcmp(sub, "clean") && (nargs > 1 || (nargs == 1 && strcmp(args[0], "-all") &&
                                                  strcmp(args[0], "--all")))))
         return usage_error("wrong arguments for the cache subcommand");
@@ -112,7 +124,8 @@ int lkb_cmd_cache(int argc, char **argv)
         }
         free(refs);
     } else {
-        rc = lkb_cache_export(c, args[0], args[1], &err);
+        rc = lkb_cache_export_many(c, (const char *const *)args, (size_t)nargs - 1,
+                                   args[nargs - 1], &err);
     }
     lkb_cache_close(c);
     return rc < 0 ? lkb_cli_fail(&err) : 0;

@@ -86,22 +86,22 @@ static int write_entry(struct archive *a, const char *name, const void *data, si
     return 0;
 }
 
-int lkb_cache_export(struct lkb_cache *c, const char *ref, const char *tar_path,
-                     struct lkb_error *err)
+/* The root descriptor of CANON (a copy) and every cached blob it reaches. */
+static int collect_root(struct lkb_cache *c, const char *canon, json_t **root_out,
+                        struct blob_list *blobs, struct lkb_error *err)
 {
-    char *canon;
-    if (lkb_oci_ref_canonical(ref, &canon, err) < 0)
-        return -1;
-    json_t *idx = NULL, *root_index = NULL, *out_index = NULL;
-    struct blob_list blobs = {0};
-    struct archive *a = NULL;
-    struct lkb_atomic_file f = {.fd = -1};
-    int rc = oci_index_load(c, &idx, err);
-    json_t *root = rc == 0 ? oci_index_find(idx, canon) : NULL;
-    if (rc == 0 && !root)
-        rc = lkb_error_set(err, LKB_ERR_USAGE, "%s is not in the cache", canon);
-    if (rc < 0)
-        goto out;
+    json_t *root = NULL, *root_index = NULL;
+    /* The writable index first, then the read-only caches, as a build. */
+    for (size_t k = 0; k <= c->n_lower && !root; k++) {
+        json_t *idx;
+        if (oci_index_load(k ? c->lower[k - 1] : c, &idx, err) < 0)
+            return -1;
+        root = json_deep_copy(oci_index_find(idx, canon));
+        json_decref(idx);
+    }
+    if (!root)
+        return lkb_error_set(err, LKB_ERR_USAGE, "%s is not in the cache", canon);
+    int rc = 0;
     const char *rd = oci_json_str(root, "digest");
     if (oci_mt_is_index(oci_json_str(root, "mediaType"))) {
         char *data;
@@ -110,26 +110,59 @@ int lkb_cache_export(struct lkb_cache *c, const char *ref, const char *tar_path,
             goto out;
         root_index = json_loadb(data, len, 0, NULL);
         free(data);
-        add(&blobs, rd);
+        add(blobs, rd);
         size_t i, skipped = 0;
         json_t *d;
         json_array_foreach(json_object_get(root_index, "manifests"), i, d)
         {
             struct lkb_error ignore;
             if (oci_mt_is_manifest(oci_json_str(d, "mediaType")) &&
-                collect_manifest(c, d, &blobs, &ignore) == 0)
+                collect_manifest(c, d, blobs, &ignore) == 0)
                 continue;
             skipped++;
         }
         if (skipped)
             lkb_debug("export %s: %zu index entries not in the cache are left out", canon,
                       skipped);
-    } else if ((rc = collect_manifest(c, root, &blobs, err)) < 0) {
-        goto out;
+    } else {
+        rc = collect_manifest(c, root, blobs, err);
     }
+out:
+    json_decref(root_index);
+    if (rc < 0) {
+        json_decref(root);
+        return lkb_error_prefix(err, "%s: ", canon);
+    }
+    *root_out = root;
+    return 0;
+}
 
-    out_index = json_pack("{s:i, s:s, s:[O]}", "schemaVersion", 2, "mediaType", OCI_MT_OCI_INDEX,
-                          "manifests", root);
+int lkb_cache_export(struct lkb_cache *c, const char *ref, const char *tar_path,
+                     struct lkb_error *err)
+{
+    return lkb_cache_export_many(c, &ref, 1, tar_path, err);
+}
+
+int lkb_cache_export_many(struct lkb_cache *c, const char *const *refs, size_t n_refs,
+                          const char *tar_path, struct lkb_error *err)
+{
+    json_t *out_index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+                                  OCI_MT_OCI_INDEX, "manifests");
+    struct blob_list blobs = {0};
+    struct archive *a = NULL;
+    struct lkb_atomic_file f = {.fd = -1};
+    int rc = out_index ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    for (size_t k = 0; k < n_refs && rc == 0; k++) {
+        char *canon;
+        json_t *root;
+        if ((rc = lkb_oci_ref_canonical(refs[k], &canon, err)) < 0)
+            break;
+        if ((rc = collect_root(c, canon, &root, &blobs, err)) == 0)
+            json_array_append_new(json_object_get(out_index, "manifests"), root);
+        free(canon);
+    }
+    if (rc < 0)
+        goto out;
     char *index_text = json_dumps(out_index, JSON_INDENT(3));
     static const char layout[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
     if ((rc = lkb_atomic_file_open(&f, tar_path, 0644, err)) < 0) {
@@ -176,10 +209,7 @@ out:
         free(blobs.digest[i]);
     free(blobs.digest);
     json_decref(out_index);
-    json_decref(root_index);
-    json_decref(idx);
     if (rc < 0)
-        lkb_error_prefix(err, "exporting %s: ", canon);
-    free(canon);
+        lkb_error_prefix(err, "exporting to %s: ", tar_path);
     return rc;
 }

@@ -10,6 +10,8 @@ enum job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
 
 struct transfer {
     struct oci_blob_job *job;
+    int cur;                 /* endpoint in job->src */
+    struct oci_endpoint *ep; /* where the running attempt goes */
     enum job_state state;
     int attempts, auth_refreshes;
     long long not_before; /* monotonic ms: back-off */
@@ -22,6 +24,7 @@ struct transfer {
     struct oci_progress *progress;
     char errbuf[CURL_ERROR_SIZE];
     char last_error[LKB_ERROR_MSG_MAX];
+    char mirror_error[LKB_ERROR_MSG_MAX + 32]; /* why the mirror was left, for the final error */
 };
 
 static long long now_ms(void)
@@ -63,12 +66,21 @@ static int start(struct oci_client *c, struct lkb_cache *cache, struct transfer 
                  struct lkb_error *err)
 {
     struct oci_blob_job *j = t->job;
+    if (!(t->ep = oci_source_endpoint(c, j->src, &t->cur, err))) {
+        if (t->mirror_error[0]) {
+            char own[LKB_ERROR_MSG_MAX];
+            snprintf(own, sizeof own, "%s", err->msg);
+            lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)", own,
+                          t->mirror_error);
+        }
+        return lkb_error_prefix(err, "pulling %s: blob %s: ", j->image, j->digest);
+    }
     if (oci_ingest_open(cache, &t->in, err) < 0)
         return -1;
     const char *auth;
-    if (oci_auth_header(c, j->reg, j->repo, &auth, err) < 0)
+    if (oci_auth_header(c, t->ep->reg, t->ep->repo, &auth, err) < 0)
         return -1;
-    char *url = lkb_strf("%s/v2/%s/blobs/%s", j->reg->base, j->repo, j->digest);
+    char *url = lkb_strf("%s/v2/%s/blobs/%s", t->ep->reg->base, t->ep->repo, j->digest);
     t->easy = curl_easy_init();
     if (!url || !t->easy) {
         free(url);
@@ -141,7 +153,7 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
     } else if (status == 401 && t->auth_refreshes++ < 2) {
         oci_ingest_abort(&t->in);
         t->attempts--; /* an authentication round trip is not a failure */
-        if ((rc = oci_auth_refresh(c, j->reg, j->repo, www_auth, err)) < 0)
+        if ((rc = oci_auth_refresh(c, t->ep->reg, t->ep->repo, www_auth, err)) < 0)
             lkb_error_prefix(err, "pulling %s: blob %s: ", j->image, j->digest);
         else
             t->state = JOB_WAITING;
@@ -164,6 +176,9 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
         lkb_error_clear(&cerr);
         if (oci_ingest_commit(cache, &t->in, j->digest, j->size, &cerr) == 0) {
             t->state = JOB_DONE;
+            if (c->verbose)
+                lkb_info("%s: blob %s from %s/v2/%s/blobs/", j->image, j->digest,
+                         t->ep->reg->base, t->ep->repo);
         } else if (cerr.kind == LKB_ERR_FETCH) {
             /* Short body or wrong bytes: the temp file is already gone. */
             snprintf(t->last_error, sizeof t->last_error, "%s", cerr.msg);
@@ -176,6 +191,36 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
         }
     }
     free(www_auth);
+    if (rc < 0 && err->kind == LKB_ERR_FETCH && t->ep && t->ep->mirror) {
+        /* A mirror that cannot serve the blob: the origin gets a fresh
+         * set of attempts; the bytes are verified the same way. The
+         * warning says what went wrong, not the whole error chain. */
+        const char *last = t->last_error;
+        size_t dl = strlen(j->digest);
+        if (!strncmp(last, "blob ", 5) && !strncmp(last + 5, j->digest, dl) &&
+            !strncmp(last + 5 + dl, ": ", 2))
+            last += 5 + dl + 2; /* "blob sha256:…: digest mismatch…" names it twice */
+        if (*last)
+            snprintf(t->mirror_error, sizeof t->mirror_error, "%s (%d attempt%s)", last,
+                     t->attempts, t->attempts == 1 ? "" : "s");
+        else
+            snprintf(t->mirror_error, sizeof t->mirror_error, "%s", err->msg);
+        char what[300];
+        snprintf(what, sizeof what, "blob %s of %s", j->digest, j->image);
+        if (oci_source_fallback(j->src, &t->cur, what, t->mirror_error)) {
+            lkb_error_clear(err);
+            t->last_error[0] = '\0';
+            t->attempts = t->auth_refreshes = 0;
+            t->not_before = 0;
+            t->state = JOB_WAITING;
+            return 0;
+        }
+    } else if (rc < 0 && err->kind == LKB_ERR_FETCH && t->mirror_error[0]) {
+        char own[LKB_ERROR_MSG_MAX];
+        snprintf(own, sizeof own, "%s", err->msg);
+        lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)", own,
+                      t->mirror_error);
+    }
     return rc;
 }
 
@@ -189,6 +234,7 @@ int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_bl
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         ts[i].job = &jobs[i];
+        ts[i].cur = jobs[i].src->cur; /* where the manifest came from */
         ts[i].in.fd = -1;
         ts[i].progress = progress;
     }

@@ -5,8 +5,7 @@
 #include "oci/registry.h"
 
 struct oci_blob_job {
-    struct oci_registry *reg;
-    const char *repo;
+    struct oci_source *src; /* mirror, then origin */
     const char *digest;
     int64_t size;
     const char *image; /* canonical reference, for messages */
@@ -17,7 +16,9 @@ struct oci_blob_job {
  * blob is hashed while streaming and only renamed into blobs/ when its size
  * and digest match. 5xx, 408/429, timeouts, dropped connections, short or
  * long bodies and digest mismatches are retried with exponential back-off
- * up to c->max_attempts; the error names the image and the digest. */
+ * up to c->max_attempts; the error names the image and the digest. A blob
+ * a mirror cannot serve (after those retries, or wrong bytes) is fetched
+ * from the origin, with a warning. */
 int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_blob_job *jobs,
                     size_t n, struct oci_progress *progress, struct lkb_error *err);
 

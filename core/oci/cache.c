@@ -70,6 +70,10 @@ struct lkb_cache *lkb_cache_open(const char *dir, struct lkb_error *err)
     oci_cache_unlock(lock);
     if (rc < 0)
         goto fail;
+    if (oci_cache_attach_read_only(c, err) < 0) {
+        lkb_cache_close(c);
+        return NULL;
+    }
     return c;
 fail:
     lkb_error_prefix(err, "opening cache %s: ", c->dir ? c->dir : "");
@@ -86,13 +90,18 @@ void lkb_cache_close(struct lkb_cache *c)
     free(c->dir);
     free(c->blobs);
     free(c->ingest);
+    for (size_t i = 0; i < c->n_lower; i++)
+        lkb_cache_close(c->lower[i]);
+    free(c->lower);
+    oci_strlist_clear(&c->bad);
     free(c);
 }
 
 const char *lkb_cache_dir(const struct lkb_cache *c) { return c->dir; }
 
-int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **out,
-                        struct lkb_error *err)
+/* Path of DIGEST in the cache directory of C alone. */
+static int own_path(const struct lkb_cache *c, const char *digest, char **out,
+                    struct lkb_error *err)
 {
     *out = NULL;
     if (!lkb_digest_valid(digest))
@@ -100,6 +109,13 @@ int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **ou
                              digest ? digest : "(null)");
     *out = lkb_strf("%s/%s", c->blobs, digest + 7);
     return *out ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+}
+
+int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **out,
+                        struct lkb_error *err)
+{
+    struct lkb_cache *home = oci_blob_home((struct lkb_cache *)c, digest, -1);
+    return own_path(home ? home : c, digest, out, err);
 }
 
 int64_t oci_blob_size(const struct lkb_cache *c, const char *digest)
@@ -115,8 +131,7 @@ int64_t oci_blob_size(const struct lkb_cache *c, const char *digest)
 
 bool oci_blob_present(const struct lkb_cache *c, const char *digest, int64_t size)
 {
-    int64_t have = oci_blob_size(c, digest);
-    return have >= 0 && (size < 0 || have == size);
+    return oci_blob_home((struct lkb_cache *)c, digest, size) != NULL;
 }
 
 /* Remove a blob that failed verification so the next pull refetches it. */
@@ -126,11 +141,13 @@ static void drop_blob(const char *path)
         lkb_debug("removed corrupt cache blob %s", path);
 }
 
-int lkb_cache_blob_verify(struct lkb_cache *c, const char *digest, int64_t size,
-                          struct lkb_error *err)
+/* Hash the copy of DIGEST in HOME; a corrupt one is deleted (writable) or
+ * skipped from now on (read-only). */
+static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
+                     struct lkb_error *err)
 {
     char *p;
-    if (lkb_cache_blob_path(c, digest, &p, err) < 0)
+    if (own_path(home, digest, &p, err) < 0)
         return -1;
     char got[LKB_DIGEST_MAX];
     uint64_t n;
@@ -148,18 +165,43 @@ int lkb_cache_blob_verify(struct lkb_cache *c, const char *digest, int64_t size,
     else if (strcmp(got, digest) != 0)
         rc = lkb_error_set(err, LKB_ERR_FETCH, "cached blob %s is corrupt: content hashes to %s",
                            digest, got);
-    if (rc < 0)
+    if (rc < 0 && home->read_only)
+        oci_cache_mark_bad(home, digest, err ? err->msg : "corrupt blob");
+    else if (rc < 0)
         drop_blob(p);
     free(p);
     return rc;
 }
 
-int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **data,
-                  size_t *len, struct lkb_error *err)
+int oci_blob_verify_home(struct lkb_cache *c, const char *digest, int64_t size,
+                         struct lkb_cache **home, struct lkb_error *err)
+{
+    for (struct lkb_cache *prev = NULL;;) {
+        struct lkb_cache *h = oci_blob_home(c, digest, size);
+        if (!h)
+            h = c; /* absent everywhere: the error names the writable cache */
+        int rc = verify_in(h, digest, size, err);
+        if (rc == 0 || !h->read_only || h == prev) {
+            if (home)
+                *home = h;
+            return rc;
+        }
+        prev = h;
+    }
+}
+
+int lkb_cache_blob_verify(struct lkb_cache *c, const char *digest, int64_t size,
+                          struct lkb_error *err)
+{
+    return oci_blob_verify_home(c, digest, size, NULL, err);
+}
+
+static int read_in(struct lkb_cache *c, const char *digest, int64_t size, char **data,
+                   size_t *len, struct lkb_error *err)
 {
     *data = NULL;
     char *p;
-    if (lkb_cache_blob_path(c, digest, &p, err) < 0)
+    if (own_path(c, digest, &p, err) < 0)
         return -1;
     char *buf;
     size_t n;
@@ -179,7 +221,10 @@ int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **
         rc = lkb_error_set(err, LKB_ERR_FETCH, "cached blob %s is corrupt: content hashes to %s",
                            digest, got);
     if (rc < 0) {
-        drop_blob(p);
+        if (c->read_only)
+            oci_cache_mark_bad(c, digest, err ? err->msg : "corrupt blob");
+        else
+            drop_blob(p);
         free(p);
         free(buf);
         return -1;
@@ -189,6 +234,18 @@ int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **
     if (len)
         *len = n;
     return 0;
+}
+
+int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **data,
+                  size_t *len, struct lkb_error *err)
+{
+    for (struct lkb_cache *prev = NULL;;) {
+        struct lkb_cache *h = oci_blob_home(c, digest, size);
+        int rc = read_in(h ? h : c, digest, size, data, len, err);
+        if (rc == 0 || !h || !h->read_only || h == prev)
+            return rc; /* h == prev: it could not even be remembered as bad */
+        prev = h;
+    }
 }
 
 int oci_ingest_open(struct lkb_cache *c, struct oci_ingest *in, struct lkb_error *err)
@@ -264,7 +321,7 @@ int oci_ingest_commit(struct lkb_cache *c, struct oci_ingest *in, const char *di
         goto fail;
     }
     char *dst;
-    if (lkb_cache_blob_path(c, digest, &dst, err) < 0)
+    if (own_path(c, digest, &dst, err) < 0)
         goto fail;
     if (fchmod(in->fd, 0644) < 0 || rename(in->tmp_path, dst) < 0) {
         lkb_error_errno(err, LKB_ERR_IO, errno, "storing blob %s", dst);

@@ -49,26 +49,45 @@ static int read_json_blob(struct lkb_cache *c, json_t *desc, json_t **out, struc
     return 0;
 }
 
-int oci_image_resolve(struct lkb_cache *c, const char *canonical,
-                      const struct oci_platform *platform, const char *arch_text,
-                      enum oci_verify verify, struct lkb_image **out, struct lkb_error *err)
+/* Point L at the cache copy of its blob (a read-only cache's first), after
+ * a full hash when VERIFY says so. */
+static int locate_layer(struct lkb_cache *c, struct lkb_layer *L, enum oci_verify verify,
+                        struct lkb_error *err)
+{
+    struct lkb_cache *home = oci_blob_home(c, L->digest, L->size);
+    if (!home) {
+        int64_t have = oci_blob_size(c, L->digest);
+        if (have < 0)
+            return lkb_error_set(err, LKB_ERR_FETCH, "layer %s is missing from the cache",
+                                 L->digest);
+        return lkb_error_set(err, LKB_ERR_FETCH,
+                             "cached layer %s is truncated or corrupt (%lld bytes, expected "
+                             "%lld)",
+                             L->digest, (long long)have, (long long)L->size);
+    }
+    if (verify == OCI_VERIFY_FULL) {
+        if (oci_blob_verify_home(c, L->digest, L->size, &home, err) < 0)
+            return -1;
+        L->verified = true;
+    }
+    L->read_only = home->read_only;
+    if (!(L->path = lkb_strf("%s/%s", home->blobs, L->digest + 7)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+/* Resolve ROOT (a descriptor from some cache's index.json). */
+static int resolve_root(struct lkb_cache *c, json_t *root, const char *canonical,
+                        const struct oci_platform *platform, const char *arch_text,
+                        enum oci_verify verify, struct lkb_image **out, struct lkb_error *err)
 {
     *out = NULL;
     char pf[100];
     oci_platform_format(platform, pf, sizeof pf);
-    json_t *idx, *root_index = NULL, *manifest = NULL, *config = NULL;
-    if (oci_index_load(c, &idx, err) < 0)
-        return -1;
+    json_t *root_index = NULL, *manifest = NULL, *config = NULL;
     struct lkb_image *im = calloc(1, sizeof *im);
-    if (!im) {
-        json_decref(idx);
+    if (!im)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    }
-    json_t *root = oci_index_find(idx, canonical);
-    if (!root) {
-        lkb_error_set(err, LKB_ERR_FETCH, "%s is not in the cache", canonical);
-        goto fail;
-    }
     im->ref = strdup(canonical);
     im->arch = strdup(arch_text);
     im->root_digest = strdup(oci_json_str(root, "digest") ? oci_json_str(root, "digest") : "");
@@ -113,41 +132,71 @@ int oci_image_resolve(struct lkb_cache *c, const char *canonical,
         L->digest = strdup(oci_json_str(l, "digest"));
         L->media_type = strdup(mt ? mt : "application/vnd.oci.image.layer.v1.tar");
         L->size = oci_json_int(l, "size", -1);
-        if (!L->digest || !L->media_type ||
-            lkb_cache_blob_path(c, L->digest, &L->path, err) < 0) {
+        if (!L->digest || !L->media_type) {
             lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
             goto fail;
         }
-        int64_t have = oci_blob_size(c, L->digest);
-        if (have != L->size) {
-            if (have < 0)
-                lkb_error_set(err, LKB_ERR_FETCH, "layer %s is missing from the cache", L->digest);
-            else
-                lkb_error_set(err, LKB_ERR_FETCH,
-                              "cached layer %s is truncated or corrupt (%lld bytes, expected "
-                              "%lld)",
-                              L->digest, (long long)have, (long long)L->size);
+        if (!lkb_digest_valid(L->digest)) {
+            lkb_error_set(err, LKB_ERR_FETCH, "layer with a malformed digest '%s'", L->digest);
             goto fail;
         }
-        if (verify == OCI_VERIFY_FULL) {
-            if (lkb_cache_blob_verify(c, L->digest, L->size, err) < 0)
-                goto fail;
-            L->verified = true;
-        }
+        if (locate_layer(c, L, verify, err) < 0)
+            goto fail;
     }
     im->manifest = manifest;
     im->config = config;
     json_decref(root_index);
-    json_decref(idx);
     *out = im;
     return 0;
 fail:
     json_decref(root_index);
     json_decref(manifest);
     json_decref(config);
-    json_decref(idx);
     lkb_image_free(im);
     return lkb_error_prefix(err, "%s (%s): ", canonical, pf);
+}
+
+int oci_image_resolve(struct lkb_cache *c, const char *canonical,
+                      const struct oci_platform *platform, const char *arch_text,
+                      enum oci_verify verify, struct lkb_image **out, struct lkb_error *err)
+{
+    /* Names: the writable index first (it holds this machine's -pull
+     * refreshes), then each read-only cache; the first entry that resolves
+     * wins. Blobs come from wherever oci_blob_home finds them. */
+    *out = NULL;
+    struct lkb_error first;
+    lkb_error_clear(&first);
+    bool found = false;
+    for (size_t k = 0; k <= c->n_lower; k++) {
+        struct lkb_cache *src = k == 0 ? c : c->lower[k - 1];
+        json_t *idx;
+        struct lkb_error e;
+        if (oci_index_load(src, &idx, &e) < 0) {
+            if (k == 0) {
+                if (err)
+                    *err = e;
+                return -1;
+            }
+            continue; /* a read-only index damaged since it was opened */
+        }
+        json_t *root = oci_index_find(idx, canonical);
+        int rc = root ? resolve_root(c, root, canonical, platform, arch_text, verify, out, &e) : 1;
+        json_decref(idx);
+        if (rc == 0)
+            return 0;
+        if (rc < 0 && !found)
+            first = e;
+        found |= rc < 0;
+    }
+    if (!found) {
+        char pf[100];
+        oci_platform_format(platform, pf, sizeof pf);
+        return lkb_error_set(err, LKB_ERR_FETCH, "%s (%s): %s is not in the cache", canonical,
+                             pf, canonical);
+    }
+    if (err)
+        *err = first;
+    return -1;
 }
 
 int lkb_oci_image_open(struct lkb_cache *c, const char *ref, const char *arch,
@@ -183,6 +232,11 @@ int lkb_oci_layer_open(struct lkb_image *im, size_t i, struct archive **out,
             return lkb_error_prefix(err, "%s: layer %s: ", im->ref, L->digest);
         }
         if (strcmp(got, L->digest) != 0 || (L->size >= 0 && n != (uint64_t)L->size)) {
+            if (L->read_only)
+                return lkb_error_set(err, LKB_ERR_FETCH,
+                                     "%s: layer %s in the read-only cache is corrupt (%s; the "
+                                     "next build fetches its own copy)",
+                                     im->ref, L->digest, L->path);
             unlink(L->path);
             return lkb_error_set(err, LKB_ERR_FETCH,
                                  "%s: cached layer %s is corrupt (removed; pull again)",

@@ -39,13 +39,35 @@ bool oci_platform_match(const struct oci_platform *want, json_t *platform);
 json_t *oci_index_select(json_t *index, const struct oci_platform *want);
 void oci_platform_format(const struct oci_platform *p, char *buf, size_t size);
 
+/* ---- string lists (strlist.c) ---- */
+struct oci_strlist {
+    char **v;
+    size_t n;
+};
+int oci_strlist_add(struct oci_strlist *l, const char *s, struct lkb_error *err);
+bool oci_strlist_has(const struct oci_strlist *l, const char *s);
+void oci_strlist_clear(struct oci_strlist *l);
+
 /* ---- cache internals (cache.c, cache_index.c) ---- */
 struct lkb_cache {
     char *dir;
     char *blobs;  /* <dir>/blobs/sha256 */
     char *ingest; /* <dir>/ingest */
     int gc_fd;    /* .gclock, shared while pulling, exclusive while cleaning */
+    bool read_only;            /* a shared lower cache: never written nor locked */
+    struct lkb_cache **lower;  /* read-only caches, searched first for blobs */
+    size_t n_lower;
+    struct oci_strlist bad; /* (read-only) blobs found corrupt in this process: skipped */
 };
+
+/* ---- read-only layers (cache_layers.c) ---- */
+/* Attach the -cache-ro directories and LKB_CACHE_PATH to C. */
+int oci_cache_attach_read_only(struct lkb_cache *c, struct lkb_error *err);
+/* The cache holding DIGEST with SIZE (any when < 0): the first read-only
+ * one that has it and has not found it corrupt, else C itself, else NULL. */
+struct lkb_cache *oci_blob_home(struct lkb_cache *c, const char *digest, int64_t size);
+/* Read-only cache R holds a corrupt DIGEST: warn once, skip it from now on. */
+void oci_cache_mark_bad(struct lkb_cache *r, const char *digest, const char *why);
 
 /* Size of the cached blob or -1 if absent. */
 int64_t oci_blob_size(const struct lkb_cache *cache, const char *digest);
@@ -54,6 +76,10 @@ bool oci_blob_present(const struct lkb_cache *cache, const char *digest, int64_t
 /* Read a whole cached blob, checking size (when >= 0) and digest. */
 int oci_blob_read(struct lkb_cache *cache, const char *digest, int64_t size, char **data,
                   size_t *len, struct lkb_error *err);
+/* lkb_cache_blob_verify, also telling which cache's copy verified (*home,
+ * when home is not NULL). */
+int oci_blob_verify_home(struct lkb_cache *c, const char *digest, int64_t size,
+                         struct lkb_cache **home, struct lkb_error *err);
 /* Store bytes already in memory as blob DIGEST (verified first). */
 int oci_blob_put(struct lkb_cache *cache, const char *digest, const void *data, size_t len,
                  struct lkb_error *err);

@@ -49,6 +49,26 @@ int lkb_oci_ref_canonical(const char *text, char **out, struct lkb_error *err);
 /* The tag or digest used when talking to the registry ("latest" if none). */
 const char *lkb_oci_ref_object(const struct lkb_oci_ref *ref);
 
+/* ---- Registry settings ------------------------------------------------- */
+
+/* Process-wide, like LinuxKit's global -mirror and -cert-file flags
+ * (build-and-outputs.md §1.2, §15.4; docs/cache.md "Mirrors").
+ *
+ * A mirror: "REGISTRY=URL" or "URL" (every registry); URL is http:// or
+ * https://, host[:port] and an optional repository prefix. "docker.io"
+ * also covers index.docker.io and registry-1.docker.io. A later spec for
+ * the same registry replaces the earlier one. Bad specs are usage errors. */
+int lkb_oci_mirror_add(const char *spec, struct lkb_error *err);
+/* LINUXKIT_MIRROR (space- or comma-separated specs); entries never replace
+ * ones added by lkb_oci_mirror_add, so flags win. Also read on first use. */
+int lkb_oci_mirrors_load_env(struct lkb_error *err);
+void lkb_oci_mirrors_reset(void);
+
+/* Add the CA certificates of a PEM file for registry TLS (system roots stay
+ * trusted). Fails (usage) when the file holds no certificate. */
+int lkb_oci_cert_file_add(const char *path, struct lkb_error *err);
+void lkb_oci_cert_files_reset(void);
+
 /* ---- Cache ------------------------------------------------------------ */
 
 struct lkb_cache;
@@ -57,13 +77,24 @@ struct lkb_cache;
  * $HOME/.cache/lkb. *out is malloc'd. */
 int lkb_cache_default_dir(char **out, struct lkb_error *err);
 
-/* Open (creating if needed) the cache in DIR; NULL means the default. */
+/* Open (creating if needed) the cache in DIR; NULL means the default. The
+ * read-only caches (lkb_cache_ro_add, $LKB_CACHE_PATH) are layered under it. */
 struct lkb_cache *lkb_cache_open(const char *dir, struct lkb_error *err);
 void lkb_cache_close(struct lkb_cache *cache);
 const char *lkb_cache_dir(const struct lkb_cache *cache);
 
-/* Path of the blob with DIGEST in the cache (whether or not it exists);
- * *out is malloc'd. */
+/* Read-only caches layered under a writable one (docs/cache.md "Shared
+ * caches"): process-wide list from -cache-ro, attached by lkb_cache_open
+ * together with $LKB_CACHE_PATH (colon-separated). Blobs are looked up in
+ * them first; names in the writable index first, then in them; nothing is
+ * ever written, locked or deleted in them. */
+int lkb_cache_ro_add(const char *dir, struct lkb_error *err);
+void lkb_cache_ro_reset(void);
+/* Layer the existing cache in DIR (read-only) under C. */
+int lkb_cache_add_read_only(struct lkb_cache *c, const char *dir, struct lkb_error *err);
+
+/* Path of the blob with DIGEST: in the read-only cache that holds it, else
+ * in this cache (whether or not it exists); *out is malloc'd. */
 int lkb_cache_blob_path(const struct lkb_cache *cache, const char *digest, char **out,
                         struct lkb_error *err);
 
@@ -116,6 +147,10 @@ int lkb_cache_import(struct lkb_cache *cache, const char *tar_path, char ***refs
  * never pulled are left out of an index's blobs). */
 int lkb_cache_export(struct lkb_cache *cache, const char *ref, const char *tar_path,
                      struct lkb_error *err);
+/* Several images in one archive (an entry per reference in index.json). The
+ * read-only caches are searched too, so a runner can export what it uses. */
+int lkb_cache_export_many(struct lkb_cache *cache, const char *const *refs, size_t n_refs,
+                          const char *tar_path, struct lkb_error *err);
 
 /* ---- Images ----------------------------------------------------------- */
 
@@ -125,6 +160,7 @@ struct lkb_layer {
     int64_t size;
     char *path;    /* blob file in the cache */
     bool verified; /* hashed during this process; lkb_oci_layer_open skips re-hashing */
+    bool read_only; /* path is in a read-only cache: never removed */
 };
 
 /* An image for one platform, resolved from the cache. */

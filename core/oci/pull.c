@@ -24,7 +24,7 @@ struct item {
     struct lkb_pull_request *req;
     struct lkb_oci_ref ref;
     struct oci_platform pf;
-    struct oci_registry *reg;
+    struct oci_source src; /* mirror, then origin */
     size_t slot;
     bool cached;
     struct fetched root, child; /* child: the platform manifest of an index */
@@ -50,12 +50,14 @@ static int get_manifest(struct oci_client *c, struct item *it, const char *objec
                         const char *want_digest, int64_t want_size, struct fetched *out,
                         struct lkb_error *err)
 {
-    char *path = lkb_strf("/v2/%s/manifests/%s", it->ref.repository, object);
+    struct oci_endpoint *ep = oci_source_endpoint(c, &it->src, &it->src.cur, err);
+    if (!ep)
+        return -1;
+    char *path = lkb_strf("/v2/%s/manifests/%s", ep->repo, object);
     if (!path)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct oci_response resp = {0};
-    int rc = oci_request(c, it->reg, it->ref.repository, path, manifest_accept, &resp, err);
-    free(path);
+    int rc = oci_request(c, ep->reg, ep->repo, path, manifest_accept, &resp, err);
     if (rc == 0 && resp.status != 200)
         rc = lkb_error_set(err, LKB_ERR_FETCH, "%s (HTTP %ld)",
                            resp.status == 404 ? "manifest unknown" : "registry error",
@@ -78,18 +80,45 @@ static int get_manifest(struct oci_client *c, struct item *it, const char *objec
         out->len = resp.len;
         out->media_type = resp.content_type;
         resp.body = resp.content_type = NULL;
+        if (c->verbose)
+            lkb_info("%s: manifest %s from %s%s", it->ref.canonical, out->digest, ep->reg->base,
+                     path);
     }
+    free(path);
     oci_response_free(&resp);
     return rc;
+}
+
+/* get_manifest, moving from a failing mirror to the origin. */
+static int get_manifest_any(struct oci_client *c, struct item *it, const char *object,
+                            const char *want_digest, int64_t want_size, struct fetched *out,
+                            struct lkb_error *err)
+{
+    char mirror_why[LKB_ERROR_MSG_MAX] = "";
+    for (;;) {
+        struct lkb_error why;
+        lkb_error_clear(&why);
+        if (get_manifest(c, it, object, want_digest, want_size, out, &why) == 0)
+            return 0;
+        char what[300];
+        snprintf(what, sizeof what, "manifest %s of %s", object, it->ref.canonical);
+        if (it->src.ep[it->src.cur].mirror)
+            snprintf(mirror_why, sizeof mirror_why, "%s", why.msg);
+        if (!oci_source_fallback(&it->src, &it->src.cur, what, why.msg)) {
+            if (mirror_why[0] && it->src.ep[it->src.cur].mirror == NULL)
+                return lkb_error_set(err, LKB_ERR_FETCH, "%s (the mirror had failed: %s)",
+                                     why.msg, mirror_why);
+            *err = why;
+            return -1;
+        }
+    }
 }
 
 static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct item *it,
                           struct lkb_error *err)
 {
-    it->reg = oci_client_registry(c, it->ref.registry, it->ref.loopback, err);
-    if (!it->reg)
-        return -1;
-    if (get_manifest(c, it, lkb_oci_ref_object(&it->ref), it->ref.digest, -1, &it->root, err) < 0)
+    if (get_manifest_any(c, it, lkb_oci_ref_object(&it->ref), it->ref.digest, -1, &it->root,
+                         err) < 0)
         return -1;
     json_t *body = json_loadb(it->root.body, it->root.len, 0, NULL);
     if (!json_is_object(body)) {
@@ -141,7 +170,7 @@ static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct 
         snprintf(digest, sizeof digest, "%s", it->child.digest);
         char *keep_mt = it->child.media_type;
         it->child.media_type = NULL;
-        int rc = get_manifest(c, it, digest, digest, csize, &it->child, err);
+        int rc = get_manifest_any(c, it, digest, digest, csize, &it->child, err);
         free(it->child.media_type);
         it->child.media_type = keep_mt;
         if (rc < 0)
@@ -181,8 +210,7 @@ static int plan_blobs(struct lkb_cache *cache, struct item *it, struct oci_blob_
         if (!nj)
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         *jobs = nj;
-        nj[*n] = (struct oci_blob_job){.reg = it->reg,
-                                       .repo = it->ref.repository,
+        nj[*n] = (struct oci_blob_job){.src = &it->src,
                                        .digest = digest,
                                        .size = size,
                                        .image = it->ref.canonical,
@@ -229,6 +257,7 @@ static void items_free(struct item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         lkb_oci_ref_free(&items[i].ref);
+        oci_source_free(&items[i].src);
         fetched_free(&items[i].root);
         fetched_free(&items[i].child);
         json_decref(items[i].manifest);
@@ -261,7 +290,8 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
         struct item *it = &items[i];
         it->req = &reqs[i];
         if (lkb_oci_ref_parse(reqs[i].ref, &it->ref, err) < 0 ||
-            oci_platform_parse(reqs[i].arch, &it->pf, err) < 0)
+            oci_platform_parse(reqs[i].arch, &it->pf, err) < 0 ||
+            oci_source_init(&it->src, &it->ref, err) < 0)
             goto out;
         if (opts->force && !offline)
             continue;

@@ -31,6 +31,7 @@ static void registry_free(struct oci_registry *r)
     free(r->user);
     free(r->secret);
     free(r->scheme);
+    free(r->dead_why);
     for (size_t i = 0; i < r->n_tokens; i++) {
         free(r->tokens[i].repo);
         free(r->tokens[i].header);
@@ -70,10 +71,10 @@ struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_e
         opts && opts->timeout_s > 0 ? opts->timeout_s : env_seconds("LKB_FETCH_TIMEOUT", 30);
     c->deadline_s =
         opts && opts->deadline_s > 0 ? opts->deadline_s : env_seconds("LKB_FETCH_DEADLINE", 0);
+    c->verbose = opts && opts->verbose;
     const char *ca = opts && opts->ca_file ? opts->ca_file : getenv("LKB_CA_FILE");
-    if (ca && *ca && !(c->ca_file = strdup(ca))) {
+    if (oci_ca_bundle(ca && *ca ? ca : NULL, &c->ca_pem, &c->ca_len, err) < 0) {
         free(c);
-        lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         return NULL;
     }
     c->easy = curl_easy_init();
@@ -99,7 +100,7 @@ void oci_client_free(struct oci_client *c)
         curl_easy_cleanup(c->easy);
     if (c->multi)
         curl_multi_cleanup(c->multi);
-    free(c->ca_file);
+    free(c->ca_pem);
     free(c);
 }
 
@@ -128,11 +129,12 @@ void oci_client_setup_easy(struct oci_client *c, CURL *e)
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    /* The extra CA file replaces libcurl's CA bundle, while the system
-     * hashed directory (CAPATH, still set) keeps the public roots: the
-     * certificates are added to the pool, as LinuxKit's --cert-file. */
-    if (c->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    /* Extra CA certificates with the system bundle (cafile.c): added to
+     * the trusted roots, as LinuxKit's --cert-file. */
+    if (c->ca_pem) {
+        struct curl_blob blob = {c->ca_pem, c->ca_len, CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+    }
 }
 
 static char *header_value(const char *buf, size_t len, const char *name)
@@ -283,7 +285,9 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
     struct oci_response resp = {0};
     char errbuf[CURL_ERROR_SIZE];
     const char *schemes[2] = {"https", NULL};
-    if (r->loopback) {
+    if (r->force_scheme) {
+        schemes[0] = r->force_scheme;
+    } else if (r->loopback) {
         schemes[0] = "http";
         schemes[1] = "https";
     }
@@ -300,8 +304,11 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
         CURLcode cr = CURLE_OK;
         for (int attempt = 1; attempt <= c->max_attempts; attempt++) {
             cr = perform(c, url, NULL, NULL, &resp, errbuf);
+            /* A mirror that refuses connections is left at once for the
+             * origin (containerd does the same). */
             bool again = (cr != CURLE_OK && oci_retryable_curl(cr) && cr != CURLE_GOT_NOTHING &&
-                          cr != CURLE_WEIRD_SERVER_REPLY) ||
+                          cr != CURLE_WEIRD_SERVER_REPLY &&
+                          !(r->mirror_url && cr == CURLE_COULDNT_CONNECT)) ||
                          (cr == CURLE_OK && oci_retryable_status(resp.status));
             if (!again || attempt == c->max_attempts)
                 break;
@@ -340,12 +347,14 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
     return rc;
 }
 
-struct oci_registry *oci_client_registry(struct oci_client *c, const char *host, bool loopback,
-                                         struct lkb_error *err)
+/* The record for HOST as an origin (mirror NULL) or as mirror M: the same
+ * host may be both, with different schemes. */
+static struct oci_registry *registry_get(struct oci_client *c, const char *host, bool loopback,
+                                         const struct oci_mirror *m, struct lkb_error *err)
 {
     struct oci_registry *r;
     for (r = c->regs; r; r = r->next)
-        if (strcmp(r->host, host) == 0)
+        if (strcmp(r->host, host) == 0 && (m ? r->mirror_url == m->url : !r->mirror_url))
             break;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -355,12 +364,100 @@ struct oci_registry *oci_client_registry(struct oci_client *c, const char *host,
             return NULL;
         }
         r->loopback = loopback;
+        if (m) {
+            r->mirror_url = m->url;
+            r->force_scheme = m->scheme;
+        }
         r->next = c->regs;
         c->regs = r;
     }
-    if (!r->probed && probe(c, r, err) < 0)
+    if (r->dead) {
+        lkb_error_set(err, LKB_ERR_FETCH, "%s", r->dead_why ? r->dead_why : "no answer");
         return NULL;
+    }
+    if (!r->probed && probe(c, r, err) < 0) {
+        if (m) {
+            r->dead = true;
+            r->dead_why = strdup(err ? err->msg : "no answer");
+        }
+        return NULL;
+    }
     return r;
+}
+
+struct oci_registry *oci_client_registry(struct oci_client *c, const char *host, bool loopback,
+                                         struct lkb_error *err)
+{
+    return registry_get(c, host, loopback, NULL, err);
+}
+
+struct oci_registry *oci_client_mirror(struct oci_client *c, struct oci_mirror *m,
+                                       struct lkb_error *err)
+{
+    return registry_get(c, m->host, false, m, err);
+}
+
+int oci_source_init(struct oci_source *s, const struct lkb_oci_ref *ref, struct lkb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->origin_host = ref->registry;
+    s->origin_loopback = ref->loopback;
+    struct oci_mirror *m = oci_mirror_for(ref->registry);
+    if (m) {
+        s->ep[s->n].mirror = m;
+        s->ep[s->n++].repo = *m->prefix ? lkb_strf("%s/%s", m->prefix, ref->repository)
+                                        : strdup(ref->repository);
+    }
+    s->ep[s->n++].repo = strdup(ref->repository);
+    for (int i = 0; i < s->n; i++)
+        if (!s->ep[i].repo) {
+            oci_source_free(s);
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        }
+    return 0;
+}
+
+void oci_source_free(struct oci_source *s)
+{
+    for (int i = 0; i < 2; i++)
+        free(s->ep[i].repo);
+    memset(s, 0, sizeof *s);
+}
+
+bool oci_source_fallback(struct oci_source *s, int *cur, const char *what, const char *why)
+{
+    struct oci_endpoint *e = &s->ep[*cur];
+    if (!e->mirror || *cur + 1 >= s->n)
+        return false;
+    /* A mirror that does not answer is reported once for the whole run;
+     * a failure for one object (missing, wrong bytes) each time. */
+    if (what || !e->mirror->dead_warned)
+        lkb_warn("mirror %s: %s%s%s; using %s directly", e->mirror->url, what ? what : "",
+                 what ? ": " : "", why, s->origin_host);
+    if (!what)
+        e->mirror->dead_warned = true;
+    (*cur)++;
+    return true;
+}
+
+struct oci_endpoint *oci_source_endpoint(struct oci_client *c, struct oci_source *s, int *cur,
+                                         struct lkb_error *err)
+{
+    for (;;) {
+        struct oci_endpoint *e = &s->ep[*cur];
+        if (e->reg && !e->reg->dead)
+            return e;
+        struct lkb_error why;
+        lkb_error_clear(&why);
+        e->reg = e->mirror ? oci_client_mirror(c, e->mirror, &why)
+                           : oci_client_registry(c, s->origin_host, s->origin_loopback, &why);
+        if (e->reg)
+            return e;
+        if (!oci_source_fallback(s, cur, NULL, why.msg)) {
+            *err = why;
+            return NULL;
+        }
+    }
 }
 
 static struct oci_token *find_token(struct oci_registry *r, const char *repo)

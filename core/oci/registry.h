@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "oci/internal.h"
+#include "oci/mirror.h"
 
 struct oci_token {
     char *repo;
@@ -16,6 +17,10 @@ struct oci_token {
 /* What we know about one registry host during a client's life. */
 struct oci_registry {
     char *host;
+    const char *mirror_url; /* a mirror: its URL as given (scheme fixed by it), else NULL */
+    const char *force_scheme; /* a mirror's "http" or "https": no probing of both */
+    bool dead;              /* a mirror that failed to answer: not asked again */
+    char *dead_why;
     char *base; /* "https://host" or "http://host" once probed */
     bool loopback;
     bool probed;
@@ -31,7 +36,9 @@ struct oci_client {
     int parallel, max_attempts, retry_base_ms;
     long timeout_s;
     long deadline_s; /* fixed per-request deadline; 0: by size (oci_client_deadline) */
-    char *ca_file;
+    bool verbose;  /* say which endpoint served each manifest and blob */
+    char *ca_pem;  /* extra CA certificates + the system bundle, or NULL */
+    size_t ca_len;
     CURL *easy;  /* synchronous requests; reused so connections are kept */
     CURLM *multi; /* blob downloads */
     struct oci_registry *regs;
@@ -63,6 +70,35 @@ size_t oci_header_cb(char *buf, size_t size, size_t n, void *r);
 /* The registry record for HOST, probed (scheme decided, challenge known). */
 struct oci_registry *oci_client_registry(struct oci_client *c, const char *host, bool loopback,
                                          struct lkb_error *err);
+
+/* The record for mirror M, probed; NULL with err when it does not answer
+ * (then it is marked dead and not asked again in this run). */
+struct oci_registry *oci_client_mirror(struct oci_client *c, struct oci_mirror *m,
+                                       struct lkb_error *err);
+
+/* Where one image is fetched from: its mirror (if any), then the origin. */
+struct oci_endpoint {
+    struct oci_mirror *mirror; /* NULL: the origin */
+    struct oci_registry *reg;  /* NULL until first used */
+    char *repo;                /* repository there (a mirror may add a prefix) */
+};
+struct oci_source {
+    struct oci_endpoint ep[2]; /* the mirror first when there is one; the last is the origin */
+    int n, cur;                /* cur: the manifests' endpoint; blob transfers keep their own */
+    const char *origin_host;
+    bool origin_loopback;
+};
+/* Endpoints for REF: the configured mirror first, then the origin. */
+int oci_source_init(struct oci_source *s, const struct lkb_oci_ref *ref, struct lkb_error *err);
+void oci_source_free(struct oci_source *s);
+/* Endpoint *cur with its registry record, probed on first use. A mirror
+ * that does not answer is left for the origin (oci_source_fallback). */
+struct oci_endpoint *oci_source_endpoint(struct oci_client *c, struct oci_source *s, int *cur,
+                                         struct lkb_error *err);
+/* Endpoint *cur is a mirror and failed with WHY for WHAT (NULL: it does
+ * not answer at all): warn and move *cur to the origin. Returns false when
+ * there is nothing to fall back to. */
+bool oci_source_fallback(struct oci_source *s, int *cur, const char *what, const char *why);
 
 /* The Authorization header line to send for REPO, or NULL for none. Owned
  * by the registry record. */

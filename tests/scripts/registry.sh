@@ -8,7 +8,13 @@
 #       HTTPS with a fresh self-signed certificate given --tls
 #       -> LKB_TEST_REGISTRY_AUTH=127.0.0.1:PORT, _AUTH_USER, _AUTH_PASS,
 #          _AUTH_SCHEME (http|https), _AUTH_CA (--tls only), _AUTH_PID
-#   registry.sh stop STATE_DIR         stop both
+#   registry.sh start-proxy STATE_DIR UPSTREAM_URL [--tls]
+#       a pull-through cache (proxy: remoteurl: UPSTREAM_URL), data in
+#       STATE_DIR/registry-proxy; with --tls HTTPS with a certificate signed
+#       by a fresh test CA (STATE_DIR/registry-proxy-ca.pem)
+#       -> LKB_TEST_REGISTRY_PROXY=127.0.0.1:PORT, _PROXY_SCHEME,
+#          _PROXY_CA (--tls only), _PROXY_DATA, _PROXY_PID
+#   registry.sh stop STATE_DIR         stop all three
 #   registry.sh env STATE_DIR          print `export` lines for the running
 #                                      instances; fails if none answers
 #
@@ -18,12 +24,18 @@
 # registry log is shown. docker-registry 2.8 accepts htpasswd over plain
 # HTTP (the distribution docs only recommend TLS), hence the default.
 set -euo pipefail
-usage() { echo "usage: registry.sh start|start-auth [--tls]|stop|env STATE_DIR" >&2; exit 2; }
+usage() { echo "usage: registry.sh start|start-auth [--tls]|start-proxy URL [--tls]|stop|env STATE_DIR" >&2; exit 2; }
 cmd=${1:-}
 state=${2:-}
 if [ -z "$cmd" ] || [ -z "$state" ]; then usage; fi
 tls=0
 if [ "$cmd" = start-auth ] && [ "${3:-}" = --tls ]; then tls=1; fi
+upstream=""
+if [ "$cmd" = start-proxy ]; then
+  upstream=${3:-}
+  [ -n "$upstream" ] || usage
+  if [ "${4:-}" = --tls ]; then tls=1; fi
+fi
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 envf="$state/registry.env"
@@ -48,6 +60,7 @@ envput() { # envput PATTERN KEY=VALUE...: replace the lines matching PATTERN
 }
 MAIN_KEYS='^LKB_TEST_REGISTRY(_PID)?='
 AUTH_KEYS='^LKB_TEST_REGISTRY_AUTH'
+PROXY_KEYS='^LKB_TEST_REGISTRY_PROXY'
 
 ours() { # ours PID CONFIG: PID is a docker-registry serving CONFIG
   [ -n "$1" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "docker-registry serve $2"
@@ -101,6 +114,22 @@ launch() {
   return 1
 }
 
+# serve NAME CFG STORAGE HTTP_EXTRA TOP_EXTRA PROBE [PROBE ARGS]: a config on
+# a free loopback port, launched until PROBE 127.0.0.1:PORT ARGS... answers;
+# three tries (the port may be taken before the registry binds it). Sets
+# $port and $pid; on failure shows the log.
+serve() {
+  local name=$1 cfg=$2 storage=$3 http_extra=$4 top_extra=$5 probe=$6; shift 6
+  mkdir -p "$storage"
+  for _ in 1 2 3; do
+    port=$(free_port)
+    config "$storage" "$port" "$http_extra" "$top_extra" >"$cfg"
+    launch "$name" "$cfg" "$probe" "127.0.0.1:$port" "$@" && return 0
+  done
+  cat "$state/$name.log" >&2
+  return 1
+}
+
 config() { # config STORAGE PORT [HTTP_EXTRA [TOP_EXTRA]]: a registry config on stdout
   cat <<CFG
 version: 0.1
@@ -128,17 +157,9 @@ start_main() {
     return 0
   fi
   stop_pid "$(envget LKB_TEST_REGISTRY_PID)" "$cfg"
-  mkdir -p "$state/registry"
-  for _ in 1 2 3; do # the free port may be taken before the registry binds it
-    port=$(free_port)
-    config "$state/registry" "$port" >"$cfg"
-    if launch registry "$cfg" main_alive "127.0.0.1:$port"; then
-      envput "$MAIN_KEYS" "LKB_TEST_REGISTRY=127.0.0.1:$port" "LKB_TEST_REGISTRY_PID=$pid"
-      return 0
-    fi
-  done
-  cat "$state/registry.log" >&2
-  die "docker-registry did not start (log above, config $cfg)"
+  serve registry "$cfg" "$state/registry" "" "" main_alive ||
+    die "docker-registry did not start (log above, config $cfg)"
+  envput "$MAIN_KEYS" "LKB_TEST_REGISTRY=127.0.0.1:$port" "LKB_TEST_REGISTRY_PID=$pid"
 }
 
 start_auth() {
@@ -163,29 +184,70 @@ start_auth() {
       die "openssl could not create the test certificate"
     http_extra=$(printf '  tls:\n    certificate: %s\n    key: %s' "$ca" "$state/registry-auth-key.pem")
   fi
-  mkdir -p "$state/registry-auth"
-  for _ in 1 2 3; do
-    port=$(free_port)
-    config "$state/registry-auth" "$port" "$http_extra" "$auth_extra" >"$cfg"
-    if launch registry-auth "$cfg" auth_alive "127.0.0.1:$port" "$scheme" "$ca"; then
-      local -a lines=("LKB_TEST_REGISTRY_AUTH=127.0.0.1:$port" "LKB_TEST_REGISTRY_AUTH_USER=$AUTH_USER"
-                      "LKB_TEST_REGISTRY_AUTH_PASS=$AUTH_PASS" "LKB_TEST_REGISTRY_AUTH_SCHEME=$scheme")
-      [ -n "$ca" ] && lines+=("LKB_TEST_REGISTRY_AUTH_CA=$ca")
-      lines+=("LKB_TEST_REGISTRY_AUTH_PID=$pid")
-      envput "$AUTH_KEYS" "${lines[@]}"
-      return 0
-    fi
-  done
-  cat "$state/registry-auth.log" >&2
-  die "docker-registry with htpasswd auth did not start (log above, config $cfg)"
+  serve registry-auth "$cfg" "$state/registry-auth" "$http_extra" "$auth_extra" auth_alive "$scheme" "$ca" ||
+    die "docker-registry with htpasswd auth did not start (log above, config $cfg)"
+  local -a lines=("LKB_TEST_REGISTRY_AUTH=127.0.0.1:$port" "LKB_TEST_REGISTRY_AUTH_USER=$AUTH_USER"
+                  "LKB_TEST_REGISTRY_AUTH_PASS=$AUTH_PASS" "LKB_TEST_REGISTRY_AUTH_SCHEME=$scheme")
+  [ -n "$ca" ] && lines+=("LKB_TEST_REGISTRY_AUTH_CA=$ca")
+  lines+=("LKB_TEST_REGISTRY_AUTH_PID=$pid")
+  envput "$AUTH_KEYS" "${lines[@]}"
+}
+
+proxy_alive() { # proxy_alive HOSTPORT SCHEME [CA]
+  local -a cacert=()
+  [ -n "${3:-}" ] && cacert=(--cacert "$3")
+  [ "$(http_code "$2://$1/v2/" "${cacert[@]}")" = 200 ]
+}
+
+# A test CA and a server certificate it signs for 127.0.0.1/localhost, so
+# clients are given the CA (-cert-file), not the server's own certificate.
+make_ca_cert() { # make_ca_cert PREFIX: PREFIX-ca.pem, PREFIX-cert.pem, PREFIX-key.pem
+  local p=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=lkb-test-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$p-ca-key.pem" -out "$p-ca.pem" >/dev/null 2>&1 &&
+  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$p-key.pem" -out "$p.csr" >/dev/null 2>&1 &&
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$p.ext" &&
+  openssl x509 -req -in "$p.csr" -CA "$p-ca.pem" -CAkey "$p-ca-key.pem" -CAcreateserial \
+    -days 30 -extfile "$p.ext" -out "$p-cert.pem" >/dev/null 2>&1 ||
+    die "openssl could not create the test CA and certificate"
+  rm -f "$p.csr" "$p.ext"
+}
+
+start_proxy() {
+  local cfg="$state/registry-proxy-config.yml" reg scheme=http ca=""
+  [ "$tls" = 1 ] && { scheme=https; ca="$state/registry-proxy-ca.pem"; }
+  reg=$(envget LKB_TEST_REGISTRY_PROXY)
+  if [ -n "$reg" ] && [ "$(envget LKB_TEST_REGISTRY_PROXY_SCHEME)" = "$scheme" ] &&
+     grep -qF "remoteurl: $upstream" "$cfg" 2>/dev/null &&
+     ours "$(envget LKB_TEST_REGISTRY_PROXY_PID)" "$cfg" && proxy_alive "$reg" "$scheme" "$ca"; then
+    return 0
+  fi
+  stop_pid "$(envget LKB_TEST_REGISTRY_PROXY_PID)" "$cfg"
+  local http_extra="" proxy_extra
+  proxy_extra=$(printf 'proxy:\n  remoteurl: %s' "$upstream")
+  if [ "$tls" = 1 ]; then
+    make_ca_cert "$state/registry-proxy"
+    http_extra=$(printf '  tls:\n    certificate: %s\n    key: %s' "$state/registry-proxy-cert.pem" "$state/registry-proxy-key.pem")
+  fi
+  serve registry-proxy "$cfg" "$state/registry-proxy" "$http_extra" "$proxy_extra" proxy_alive "$scheme" "$ca" ||
+    die "docker-registry in proxy mode did not start (log above, config $cfg)"
+  local -a lines=("LKB_TEST_REGISTRY_PROXY=127.0.0.1:$port" "LKB_TEST_REGISTRY_PROXY_SCHEME=$scheme"
+                  "LKB_TEST_REGISTRY_PROXY_DATA=$state/registry-proxy")
+  [ -n "$ca" ] && lines+=("LKB_TEST_REGISTRY_PROXY_CA=$ca")
+  lines+=("LKB_TEST_REGISTRY_PROXY_PID=$pid")
+  envput "$PROXY_KEYS" "${lines[@]}"
 }
 
 case "$cmd" in
 start) start_main ;;
 start-auth) start_auth ;;
+start-proxy) start_proxy ;;
 stop)
   stop_pid "$(envget LKB_TEST_REGISTRY_PID)" "$state/registry-config.yml"
   stop_pid "$(envget LKB_TEST_REGISTRY_AUTH_PID)" "$state/registry-auth-config.yml"
+  stop_pid "$(envget LKB_TEST_REGISTRY_PROXY_PID)" "$state/registry-proxy-config.yml"
   rm -f "$envf"
   ;;
 env)
@@ -194,6 +256,10 @@ env)
   areg=$(envget LKB_TEST_REGISTRY_AUTH)
   pat=""
   if [ -n "$reg" ] && main_alive "$reg"; then pat="$MAIN_KEYS"; fi
+  preg=$(envget LKB_TEST_REGISTRY_PROXY)
+  if [ -n "$preg" ] && proxy_alive "$preg" "$(envget LKB_TEST_REGISTRY_PROXY_SCHEME)" "$(envget LKB_TEST_REGISTRY_PROXY_CA)"; then
+    pat="${pat:+$pat|}$PROXY_KEYS"
+  fi
   if [ -n "$areg" ] && auth_alive "$areg" "$(envget LKB_TEST_REGISTRY_AUTH_SCHEME)" "$(envget LKB_TEST_REGISTRY_AUTH_CA)"; then
     pat="${pat:+$pat|}$AUTH_KEYS"
   fi

@@ -113,7 +113,9 @@ int lkb_kernel_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *o
 }
 
 /* Payloads other than gzip (Debian's kernels use xz): libarchive's "raw"
- * format with every decompression filter it has. */
+ * format with every decompression filter it has. Returns 0, -1 when no
+ * filter recognises the data, -2 over the size limit (err set), -3 when a
+ * filter recognised it but the data is corrupt or truncated (err set). */
 static int raw_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                           struct lkb_error *err)
 {
@@ -125,31 +127,37 @@ static int raw_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
     if (cap > out_limit(in_len))
         cap = out_limit(in_len);
     uint8_t *buf = malloc(cap);
-    int ok = buf && archive_read_open_memory(a, in, in_len) == ARCHIVE_OK &&
-             archive_read_next_header(a, &e) == ARCHIVE_OK && archive_filter_count(a) > 1;
-    while (ok) {
+    int rc = buf && archive_read_open_memory(a, in, in_len) == ARCHIVE_OK &&
+                     archive_read_next_header(a, &e) == ARCHIVE_OK && archive_filter_count(a) > 1
+                 ? 0
+                 : -1;
+    while (rc == 0) {
         int g = len == cap ? grow(&buf, &cap, out_limit(in_len)) : 0;
         if (g < 0) {
-            ok = g == -2 ? -2 : 0;
+            rc = g == -2 ? -2 : -1;
             break;
         }
         la_ssize_t r = archive_read_data(a, buf + len, cap - len);
         if (r == 0)
             break;
         if (r < 0) {
-            ok = 0;
+            /* The filter knew the format: the data itself is bad. */
+            const char *why = archive_error_string(a);
+            lkb_error_set(err, LKB_ERR_BUILD, "kernel %s data is corrupt or truncated (%s)",
+                          archive_filter_name(a, 0), why ? why : "read error");
+            rc = -3;
             break;
         }
         len += (size_t)r;
     }
     archive_read_free(a);
-    if (ok != 1 || !len) {
+    if (rc == 0 && !len)
+        rc = -1;
+    if (rc < 0) {
         free(buf);
-        if (ok == -2) {
+        if (rc == -2)
             too_big(err, in_len);
-            return -2;
-        }
-        return -1;
+        return rc;
     }
     *out = buf;
     *out_len = len;
@@ -185,10 +193,22 @@ int lkb_kernel_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_
         /* The kernel build appends the uncompressed size (4 bytes) after
          * the compressed stream; decoders want the stream alone. */
         int r = plen > 4 ? raw_decompress(in + off, (size_t)plen - 4, out, out_len, err) : -1;
-        if (r == -1)
-            r = raw_decompress(in + off, (size_t)plen, out, out_len, err);
+        if (r == -1 || r == -3) {
+            /* Without the size the stream may still be whole (no size
+             * appended); keep the first error if this try fails too. */
+            struct lkb_error first;
+            if (err)
+                first = *err;
+            int r2 = raw_decompress(in + off, (size_t)plen, out, out_len, err);
+            if (r == -3 && (r2 == -1 || r2 == -3)) {
+                if (err)
+                    *err = first;
+            } else {
+                r = r2;
+            }
+        }
         if (r != -1)
-            return r < 0 ? -1 : 0; /* -2: too big, err is set */
+            return r < 0 ? -1 : 0; /* -2, -3: err is set */
         return lkb_error_set(err, LKB_ERR_BUILD,
                              "unsupported bzImage payload format at offset %llu (gzip, xz, "
                              "lzma, bzip2, lz4 and zstd can be decompressed)",

@@ -1,5 +1,6 @@
-/* -decompress-kernel: turn a gzip kernel or an x86 bzImage with a gzip
- * payload into the raw kernel (build-and-outputs.md §4.2). */
+/* -decompress-kernel: turn a gzip kernel or an x86 bzImage (gzip, xz,
+ * lzma, bzip2, lz4 or zstd payload) into the raw kernel
+ * (build-and-outputs.md §4.2). */
 #ifndef LKB_KERNEL_DECOMPRESS_H
 #define LKB_KERNEL_DECOMPRESS_H
 
@@ -12,9 +13,10 @@
 int lkb_kernel_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                       struct lkb_error *err);
 
-/* Decompress a kernel: gzip data is gunzipped; an x86 bzImage has its gzip
- * payload located through the boot-protocol header and gunzipped; anything
- * else is an error. */
+/* Decompress a kernel: gzip data is gunzipped; an x86 bzImage has its
+ * payload located through the boot-protocol header and decompressed (the
+ * size the kernel build appends is skipped); a corrupt or truncated
+ * payload and anything else are errors. */
 int lkb_kernel_decompress(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                           struct lkb_error *err);
 

@@ -44,11 +44,12 @@ static bool env_offline(void)
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
 
-/* GET a manifest by tag or digest; check it against the digest asked for
- * or announced (Docker-Content-Digest). */
-static int get_manifest(struct oci_client *c, struct item *it, const char *object,
-                        const char *want_digest, int64_t want_size, struct fetched *out,
-                        struct lkb_error *err)
+/* One GET of a manifest by tag or digest, checked against the digest asked
+ * for or announced (Docker-Content-Digest) and the size: -2 when the bytes
+ * do not match (worth another attempt), -1 for other errors. */
+static int get_manifest_once(struct oci_client *c, struct item *it, const char *object,
+                             const char *want_digest, int64_t want_size, struct fetched *out,
+                             struct lkb_error *err)
 {
     struct oci_endpoint *ep = oci_source_endpoint(c, &it->src, &it->src.cur, err);
     if (!ep)
@@ -64,17 +65,23 @@ static int get_manifest(struct oci_client *c, struct item *it, const char *objec
                            resp.status);
     if (rc == 0)
         rc = lkb_digest_bytes(resp.body ? resp.body : "", resp.len, out->digest, err);
-    if (rc == 0 && want_digest && strcmp(want_digest, out->digest) != 0)
-        rc = lkb_error_set(err, LKB_ERR_FETCH, "manifest content hashes to %s, expected %s",
-                           out->digest, want_digest);
-    if (rc == 0 && want_size >= 0 && resp.len != (size_t)want_size)
-        rc = lkb_error_set(err, LKB_ERR_FETCH, "manifest %s is %zu bytes, expected %lld",
-                           out->digest, resp.len, (long long)want_size);
+    if (rc == 0 && want_digest && strcmp(want_digest, out->digest) != 0) {
+        lkb_error_set(err, LKB_ERR_FETCH, "manifest content hashes to %s, expected %s",
+                      out->digest, want_digest);
+        rc = -2;
+    }
+    if (rc == 0 && want_size >= 0 && resp.len != (size_t)want_size) {
+        lkb_error_set(err, LKB_ERR_FETCH, "manifest %s is %zu bytes, expected %lld", out->digest,
+                      resp.len, (long long)want_size);
+        rc = -2;
+    }
     if (rc == 0 && !want_digest && resp.docker_digest &&
-        strcmp(resp.docker_digest, out->digest) != 0)
-        rc = lkb_error_set(err, LKB_ERR_FETCH,
-                           "manifest content hashes to %s but the registry announced %s",
-                           out->digest, resp.docker_digest);
+        strcmp(resp.docker_digest, out->digest) != 0) {
+        lkb_error_set(err, LKB_ERR_FETCH,
+                      "manifest content hashes to %s but the registry announced %s", out->digest,
+                      resp.docker_digest);
+        rc = -2;
+    }
     if (rc == 0) {
         out->body = resp.body;
         out->len = resp.len;
@@ -87,6 +94,25 @@ static int get_manifest(struct oci_client *c, struct item *it, const char *objec
     free(path);
     oci_response_free(&resp);
     return rc;
+}
+
+/* A manifest whose bytes do not match (a short or over-long body the
+ * transport did not notice, wrong bytes) is fetched again with the blobs'
+ * back-off, up to max_attempts (docs/cache.md: digest mismatches are
+ * retried); statuses and transport errors are retried in oci_request. */
+static int get_manifest(struct oci_client *c, struct item *it, const char *object,
+                        const char *want_digest, int64_t want_size, struct fetched *out,
+                        struct lkb_error *err)
+{
+    for (int attempt = 1;; attempt++) {
+        int rc = get_manifest_once(c, it, object, want_digest, want_size, out, err);
+        if (rc != -2)
+            return rc;
+        if (attempt >= c->max_attempts)
+            return lkb_error_prefix(err, "after %d attempts: ", attempt);
+        lkb_debug("%s: %s; retrying", it->ref.canonical, err->msg);
+        oci_backoff_sleep(c, attempt);
+    }
 }
 
 /* get_manifest, moving from a failing mirror to the origin. */

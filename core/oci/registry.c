@@ -239,6 +239,11 @@ static void sleep_ms(long ms)
         ;
 }
 
+void oci_backoff_sleep(const struct oci_client *c, int attempt)
+{
+    sleep_ms(oci_backoff_ms(c, attempt));
+}
+
 /* One synchronous GET on the reused handle. */
 static CURLcode perform(struct oci_client *c, const char *url, struct curl_slist *hdrs,
                         const char *basic_userpwd, struct oci_response *resp, char *errbuf)
@@ -313,7 +318,7 @@ static int probe(struct oci_client *c, struct oci_registry *r, struct lkb_error 
             if (!again || attempt == c->max_attempts)
                 break;
             lkb_debug("%s: %s, retrying", url, cr ? errbuf : "server error");
-            sleep_ms(oci_backoff_ms(c, attempt));
+            oci_backoff_sleep(c, attempt);
         }
         free(url);
         bool tls_only = (cr == CURLE_OK && resp.status == 400 && resp.body &&
@@ -501,7 +506,7 @@ static int fetch_token(struct oci_client *c, struct oci_registry *r, const char 
                      (cr == CURLE_OK && oci_retryable_status(resp.status));
         if (!again || attempt == c->max_attempts)
             break;
-        sleep_ms(oci_backoff_ms(c, attempt));
+        oci_backoff_sleep(c, attempt);
     }
     if (cr != CURLE_OK) {
         lkb_error_set(err, LKB_ERR_FETCH, "token server %s: %s", ch->realm, errbuf);

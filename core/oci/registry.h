@@ -119,5 +119,7 @@ int oci_request(struct oci_client *c, struct oci_registry *r, const char *repo, 
 bool oci_retryable_curl(CURLcode rc);
 bool oci_retryable_status(long status);
 long oci_backoff_ms(const struct oci_client *c, int attempt);
+/* Sleep the back-off after failed attempt number `attempt` (from 1). */
+void oci_backoff_sleep(const struct oci_client *c, int attempt);
 
 #endif

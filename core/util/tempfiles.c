@@ -91,6 +91,12 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* SIGXFSZ (a write over RLIMIT_FSIZE) is caught and dropped: the write
+ * then fails with EFBIG and the build reports it and cleans up, instead of
+ * dying mid-write with its temporaries left (issue 18). A handler, not
+ * SIG_IGN, so the tools lkb runs get the default back at exec. */
+static void on_xfsz(int sig) { (void)sig; }
+
 static void *signal_thread(void *arg)
 {
     (void)arg;
@@ -125,6 +131,8 @@ int lkb_temp_install_signal_cleanup(struct lkb_error *err)
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     for (size_t i = 0; i < 3; i++)
         sigaction(sigs[i], &sa, NULL);
+    sa.sa_handler = on_xfsz;
+    sigaction(SIGXFSZ, &sa, NULL);
     return 0;
 }
 

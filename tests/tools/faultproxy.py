@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """Loopback HTTP proxy in front of a test registry that injects faults into
-blob downloads, and optionally fronts it with Docker token (Bearer) auth.
+blob and manifest downloads, and optionally fronts it with Docker token
+(Bearer) auth.
 
   faultproxy.py --upstream 127.0.0.1:PORT --port-file F [--log F]
                 [--faults 500,drop,truncate,corrupt,short,ok,...]
-                [--always FAULT] [--token USER:PASS | --token -]
+                [--always FAULT] [--manifest-faults LIST] [--manifest-always FAULT]
+                [--stall-seconds N] [--token USER:PASS | --token -]
 
 --faults: the k-th GET of each blob gets the k-th fault, later GETs pass.
 --always: every blob GET gets FAULT (a blob that can never be fetched).
-Faults: 500/503 (status), drop (close without answering), truncate (announce
-the full length, send half, close), short (announce and send half),
-corrupt (right length, wrong bytes), drip (the right length at 2 bytes a
-second, so a no-progress timeout never fires), 404, ok.
+--manifest-faults, --manifest-always: the same for manifest GETs (by tag
+or digest; each path counts on its own).
+Faults: any 3-digit status (500, 503, 408, 429, 404, ...: that status, no
+upstream body), drop (close without answering), truncate (announce the full
+length, send half, close), short (announce and send half), long (announce
+and send the body and 64 extra bytes), corrupt (right length, wrong bytes),
+drip (the right length at 2 bytes a second, so a no-progress timeout never
+fires), stall (announce the length, send nothing for --stall-seconds,
+default 60, then close), ok.
 --token: every /v2/ request needs "Authorization: Bearer <token>"; tokens
 come from GET /token (Basic USER:PASS required unless "-"). The challenge
 names realm, service and scope like Docker Hub's.
---log: one line per request: METHOD PATH STATUS FAULT.
+--log: one line per request: METHOD PATH STATUS FAULT T, T the arrival time
+in seconds (monotonic clock, 3 decimals), for back-off checks.
 Standard library only.
 """
 import argparse
@@ -92,10 +100,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         {"Content-Type": "application/json", "WWW-Authenticate": chal})
         return False
 
+    def pick(self, always, faults):
+        """The fault for this GET: `always`, else the k-th of `faults`."""
+        with LOCK:
+            k = COUNTS.get(self.path, 0)
+            COUNTS[self.path] = k + 1
+        if always:
+            return always
+        return faults[k] if k < len(faults) else "ok"
+
     def do_HEAD(self):
         self.do_GET()
 
     def do_GET(self):
+        self.t0 = time.monotonic()
         if self.path.startswith("/token"):
             return self.token_endpoint()
         if ARGS.token and not self.check_token():
@@ -108,19 +126,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = resp.read()
         conn.close()
         fault = "ok"
-        is_blob = "/blobs/sha256:" in self.path and self.command == "GET" and resp.status == 200
-        if is_blob:
-            with LOCK:
-                k = COUNTS.get(self.path, 0)
-                COUNTS[self.path] = k + 1
-            if ARGS.always:
-                fault = ARGS.always
-            elif k < len(ARGS.faults):
-                fault = ARGS.faults[k]
-        log("%s %s %d %s" % (self.command, self.path, resp.status, fault))
+        ok_get = self.command == "GET" and resp.status == 200
+        if ok_get and "/blobs/sha256:" in self.path:
+            fault = self.pick(ARGS.always, ARGS.faults)
+        elif ok_get and "/manifests/" in self.path:
+            fault = self.pick(ARGS.manifest_always, ARGS.manifest_faults)
+        log("%s %s %d %s %.3f" % (self.command, self.path, resp.status, fault, self.t0))
         hdrs = [(k, v) for k, v in resp.getheaders()
                 if k.lower() not in ("content-length", "transfer-encoding", "connection")]
-        if fault in ("500", "503", "404"):
+        if fault.isdigit():
             return self.send_plain(int(fault), b"injected fault\n")
         if fault == "drop":
             self.close_connection = True
@@ -148,8 +162,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass  # the client gave up
             return
+        if fault == "stall":
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(ARGS.stall_seconds)
+            self.close_connection = True
+            return
         if fault == "short":
             body = body[: len(body) // 2]
+        if fault == "long":
+            body = body + b"\0" * 64
         if fault == "corrupt":
             body = bytes(b ^ 0x5A for b in body)
         self.send_header("Content-Length", str(len(body)))
@@ -166,9 +189,13 @@ def main():
     p.add_argument("--log")
     p.add_argument("--faults", default="")
     p.add_argument("--always")
+    p.add_argument("--manifest-faults", default="")
+    p.add_argument("--manifest-always")
+    p.add_argument("--stall-seconds", type=float, default=60)
     p.add_argument("--token")
     ARGS = p.parse_args()
     ARGS.faults = [f for f in ARGS.faults.split(",") if f]
+    ARGS.manifest_faults = [f for f in ARGS.manifest_faults.split(",") if f]
     class Server(http.server.ThreadingHTTPServer):
         def handle_error(self, request, client_address):
             pass  # connections we cut on purpose end with exceptions

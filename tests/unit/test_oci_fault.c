@@ -3,6 +3,7 @@
  * corrupted bodies. A bad blob must never enter the cache. */
 #define _GNU_SOURCE /* asprintf */
 #include "oci_testlib.h"
+#include "oci/registry.h" /* oci_backoff_ms */
 
 struct fixture {
     char *reg, *dir, *log;
@@ -158,11 +159,25 @@ Test(oci_fault, attempts_are_bounded_and_404_is_final)
     free(ref);
     ref = via_proxy("lkb-oci/fault-d:1");
     o.max_attempts = 4;
+    o.parallel = 1; /* one blob at a time: the first 404 ends the pull */
     cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), -1);
     cr_expect(strstr(F.err.msg, "HTTP 404"), "%s", F.err.msg);
     size_t gets = count_lines(F.log, "GET /v2/lkb-oci/fault-d/blobs/", NULL);
-    cr_expect_leq(gets, 3, "404 is not retried (one GET per blob, got %zu)", gets);
+    cr_expect_eq(gets, 1, "404 is final: exactly one GET, got %zu", gets);
     assert_cache_clean_and_valid();
     json_decref(info);
     free(ref);
+}
+
+/* The documented schedule: 500 ms, doubled per failed attempt, capped at
+ * 8 s (the cap is out of reach of the default 4 attempts). */
+Test(oci_backoff, doubles_from_500ms_and_caps_at_8s)
+{
+    struct lkb_error err;
+    struct oci_client *c = oci_client_new(NULL, &err);
+    cr_assert(c, "%s", err.msg);
+    const long want[] = {500, 1000, 2000, 4000, 8000, 8000, 8000};
+    for (int a = 1; a <= 7; a++)
+        cr_expect_eq(oci_backoff_ms(c, a), want[a - 1], "after attempt %d", a);
+    oci_client_free(c);
 }

@@ -137,10 +137,11 @@ Test(loader, directory_scan_loads_good_and_records_refusals)
      * duplicate there. Either way exactly one provides testfmt. */
     cr_assert_not_null(lkb_plugin_set_find(&set, "testfmt"));
     size_t expected_refused = 0;
-    const char *bad[] = {"abi_v2.so",     "no_entry.so",   "wrong_abi.so",
-                         "declines.so",   "too_new.so",    "unresolved.so",
-                         "bad_format.so", "no_build.so",   "bad_option.so",
-                         "bad_inputs.so"};
+    const char *bad[] = {"abi_v2.so",        "no_entry.so",           "wrong_abi.so",
+                         "declines.so",      "too_new.so",            "unresolved.so",
+                         "bad_format.so",    "no_build.so",           "bad_option.so",
+                         "bad_inputs.so",    "refuse_small_struct.so", "refuse_no_name.so",
+                         "refuse_no_formats.so", "refuse_many_formats.so"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int found = 0;
         for (size_t j = 0; j < set.n_refused; j++)
@@ -217,6 +218,36 @@ Test(loader, host_api_table_is_versioned)
 
 #define ABI10 LKB_TEST_SOURCE_DIR "/tests/plugins/abi-1.0/abi10.so"
 
+/* Build format f (of plugin `plugin`) into a temp dir with option
+ * greeting=GREETING; returns the content of old.EXT (malloc'd). */
+static char *build_old_format(const struct lkb_loaded_format *f, const char *plugin,
+                              const char *ext, const char *greeting)
+{
+    char *dir;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test", &dir, &err), 0);
+    char base[4096], out[4200];
+    snprintf(base, sizeof base, "%s/old", dir);
+    snprintf(out, sizeof out, "%s.%s", base, ext);
+    struct lkb_build_input in = sample_input(base);
+    in.format = f->fmt.name;
+    struct lkb_option opt = {"greeting", greeting};
+    in.options = &opt;
+    in.n_options = 1;
+    struct lkb_host host;
+    lkb_host_init(&host, plugin);
+    host.options = &opt;
+    host.n_options = 1;
+    host.stage_dir = dir;
+    cr_assert_eq(lkb_host_run_build(&host, f, &in, &err), 0, "%s", err.msg);
+    char *data;
+    size_t len;
+    cr_assert_eq(lkb_fs_read_file(out, &data, &len, &err), 0, "%s", err.msg);
+    lkb_host_cleanup(&host);
+    lkb_fs_remove_tree(dir, &err);
+    free(dir);
+    return data;
+}
+
 Test(loader, prebuilt_abi_1_0_plugin_loads_and_builds)
 {
     cr_assert_eq(lkb_plugin_set_load_file(&set, ABI10, &err), 0, "%s", err.msg);
@@ -226,29 +257,10 @@ Test(loader, prebuilt_abi_1_0_plugin_loads_and_builds)
     cr_assert_null(f->fmt.check);
     cr_assert_null(f->fmt.data);
     cr_assert_eq(f->fmt.n_options, 0);
-    char *dir;
-    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test", &dir, &err), 0);
-    char base[4096], out[4200];
-    snprintf(base, sizeof base, "%s/old", dir);
-    snprintf(out, sizeof out, "%s.abi10", base);
-    struct lkb_build_input in = sample_input(base);
-    struct lkb_option opt = {"greeting", "hello from 1.1"};
-    in.options = &opt;
-    in.n_options = 1;
-    struct lkb_host host;
-    lkb_host_init(&host, "abi10");
-    host.options = &opt;
-    host.n_options = 1;
-    cr_assert_eq(lkb_host_run_build(&host, f, &in, &err), 0, "%s", err.msg);
-    char *data;
-    size_t len;
-    cr_assert_eq(lkb_fs_read_file(out, &data, &len, &err), 0);
+    char *data = build_old_format(f, "abi10", "abi10", "hello from 1.1");
     cr_assert(strstr(data, "greeting: hello from 1.1\n") && strstr(data, "cmdline: console=ttyS0"),
               "%s", data);
     free(data);
-    lkb_host_cleanup(&host);
-    lkb_fs_remove_tree(dir, &err);
-    free(dir);
 }
 
 Test(loader, abi_1_1_declarations_are_normalized)
@@ -402,4 +414,131 @@ Test(loader, option_values_are_parsed_by_type)
     cr_assert_eq(strlen(buf), sizeof buf - 1);
     lkb_option_describe(d, 0, buf, sizeof buf);
     cr_assert_str_eq(buf, "none");
+}
+
+/* ---- issue 18: ABI 1.0 from source, refusals with a call detector ---- */
+
+/* Point the fixtures' call detector (tests/plugins/call_marker.h) at a
+ * fresh file; returns its path (static). */
+static const char *call_marker(void)
+{
+    static char path[4096];
+    char *dir;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test-marker", &dir, &err), 0, "%s", err.msg);
+    int n = snprintf(path, sizeof path, "%s/calls", dir);
+    cr_assert(n > 0 && (size_t)n < sizeof path);
+    free(dir);
+    cr_assert_eq(setenv("LKB_TEST_CALL_MARKER", path, 1), 0);
+    return path;
+}
+
+/* What the fixtures recorded: "" when nothing was called. */
+static char *calls(const char *marker)
+{
+    char *data = NULL;
+    size_t len;
+    struct lkb_error e;
+    if (access(marker, F_OK) != 0)
+        return strdup("");
+    cr_assert_eq(lkb_fs_read_file(marker, &data, &len, &e), 0, "%s", e.msg);
+    return data;
+}
+
+static void remove_marker(const char *marker)
+{
+    unlink(marker);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", marker);
+    *strrchr(dir, '/') = '\0';
+    rmdir(dir);
+}
+
+Test(loader, abi_1_0_layout_built_from_source_loads_and_builds)
+{
+    const char *marker = call_marker();
+    cr_assert_eq(lkb_plugin_set_load_file(&set, PLUGDIR "/abi10_src.so", &err), 0, "%s", err.msg);
+    const struct lkb_loaded_format *f = lkb_plugin_set_find(&set, "abi10src");
+    cr_assert_not_null(f);
+    /* The fixture really is ABI 1.0-sized: its format ends at build. */
+    size_t size_1_0 = offsetof(struct lkb_format, build) + sizeof(void (*)(void));
+    cr_assert_eq(f->fmt.struct_size, size_1_0);
+    cr_assert_lt(size_1_0, sizeof(struct lkb_format));
+    cr_assert_eq(f->abi_minor, 0);
+    /* the 1.1 members the plugin lacks read as zero */
+    cr_assert_null(f->fmt.check);
+    cr_assert_null(f->fmt.data);
+    cr_assert_null(f->fmt.options);
+    cr_assert_eq(f->fmt.inputs, 0);
+    char *c = calls(marker);
+    cr_assert_str_eq(c, "abi10src entry\n");
+    free(c);
+
+    char *data = build_old_format(f, "abi10src", "abi10src", "hello");
+    char want[512];
+    snprintf(want, sizeof want,
+             "format: abi10src\narch: amd64\nname: sample\ngreeting: hello\ncmdline: "
+             "console=ttyS0\napi: %zu\n",
+             sizeof(struct lkb_host_api));
+    cr_assert_str_eq(data, want);
+    free(data);
+    c = calls(marker);
+    cr_assert_str_eq(c, "abi10src entry\nabi10src build\n");
+    free(c);
+    remove_marker(marker);
+}
+
+/* Refused with `needle`, and the fixture recorded exactly `want_calls`. */
+static void expect_refused_calls(const char *file, const char *needle, const char *want_calls,
+                                 const char *format)
+{
+    const char *marker = call_marker();
+    expect_refused(file, needle);
+    cr_assert_null(lkb_plugin_set_find(&set, format), "a refused plugin's format is not listed");
+    char *c = calls(marker);
+    cr_assert_str_eq(c, want_calls, "%s: the host called more than it should", file);
+    free(c);
+    remove_marker(marker);
+}
+
+Test(loader, future_abi_is_refused_without_calling_anything)
+{
+    expect_refused_calls("abi_v2.so", "built for plugin ABI 2", "", "-");
+}
+
+Test(loader, too_small_struct_size_is_refused_and_nothing_else_called)
+{
+    expect_refused_calls("refuse_small_struct.so",
+                         "struct lkb_plugin: struct_size is smaller than the ABI 1.0 struct",
+                         "small_struct entry\n", "smallstruct");
+}
+
+Test(loader, nameless_plugin_is_refused_and_nothing_else_called)
+{
+    expect_refused_calls("refuse_no_name.so", "plugin has no name", "no_name entry\n", "noname");
+}
+
+Test(loader, plugin_without_formats_is_refused)
+{
+    expect_refused_calls("refuse_no_formats.so", "plugin provides no formats",
+                         "no_formats entry\n", "-");
+}
+
+Test(loader, too_many_formats_are_refused_and_nothing_else_called)
+{
+    expect_refused_calls("refuse_many_formats.so", "plugin claims 257 formats",
+                         "many_formats entry\n", "many");
+}
+
+/* The scan of the whole fixture directory calls only entry points: no
+ * refused plugin's check or build runs while loading. */
+Test(loader, loading_calls_only_entry_points)
+{
+    const char *marker = call_marker();
+    cr_assert_eq(lkb_plugin_set_load_dir(&set, PLUGDIR, &err), 0, "%s", err.msg);
+    char *c = calls(marker);
+    cr_assert_not(strstr(c, "build") || strstr(c, "check"), "called while loading: %s", c);
+    cr_assert_not(strstr(c, "abi_v2"), "the v2 entry was called: %s", c);
+    cr_assert(strstr(c, "abi10src entry\n") && strstr(c, "many_formats entry\n"), "%s", c);
+    free(c);
+    remove_marker(marker);
 }

@@ -237,7 +237,8 @@ static void check_volumes(struct lkb_cfg_ctx *ctx, const json_t *list, const jso
         const json_t *fmt = json_object_get(v, "format");
         const char *f = json_is_string(fmt) ? json_string_value(fmt) : "filesystem";
         if (strcmp(f, "filesystem") != 0 && strcmp(f, "oci") != 0)
-            diag_key(ctx, v, "format", "%s: format must be 'filesystem' or 'oci', got '%s'", where, f);
+            diag_key(ctx, v, "format", "%s: format must be 'filesystem' or 'oci', got '%s'", where,
+                     f);
         const json_t *plats = json_object_get(v, "platforms");
         if (json_array_size(plats) && strcmp(f, "oci") != 0)
             diag_key(ctx, v, "platforms", "%s: platforms only apply to format: oci", where);
@@ -283,7 +284,8 @@ static void check_files(struct lkb_cfg_ctx *ctx, const json_t *list)
             if (!source && !meta)
                 diag_at(ctx, f, "%s: contents of file (%s) not specified", where, p);
             else if (source && meta)
-                diag_key(ctx, f, "metadata", "%s: specified source and metadata for file: %s", where, p);
+                diag_key(ctx, f, "metadata", "%s: specified source and metadata for file: %s",
+                         where, p);
         } else {
             if (meta)
                 diag_key(ctx, f, "metadata", "%s: metadata cannot be combined with %s", where,
@@ -301,7 +303,8 @@ static void check_files(struct lkb_cfg_ctx *ctx, const json_t *list)
         if (json_is_string(meta)) {
             const char *m = json_string_value(meta);
             if (strcmp(m, "yaml") != 0 && strcmp(m, "json") != 0)
-                diag_key(ctx, f, "metadata", "%s: unsupported metadata type: %s (want yaml or json)", where,
+                diag_key(ctx, f, "metadata",
+                         "%s: unsupported metadata type: %s (want yaml or json)", where,
                         m);
         }
         /* LinuxKit writes `optional: false` on every file; `true` without a

@@ -226,47 +226,41 @@ static int is_base60(const char *s)
     return *p == '\0';
 }
 
-/* A date go-yaml would read as a timestamp ("2024-1-2", "2024-01-02T10:00:00Z"). */
+/* 1 or 2 digits at *p, at most max; advances *p. */
+static int small_num(const char **p, int max)
+{
+    int v = 0, d = 0;
+    while (**p >= '0' && **p <= '9' && d < 2)
+        v = v * 10 + (*(*p)++ - '0'), d++;
+    return d && v <= max ? v : -1;
+}
+
+/* go-yaml's timestamps (Go layouts "2006-1-2", "2006-1-2 15:4:5.999999999",
+ * "2006-1-2T15:4:5.999999999Z07:00"), quoted on the way out. */
 static int is_timestamp(const char *s)
 {
-    int i = 0;
-    while (s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i != 4 || s[i] != '-')
+    const char *p = s + strspn(s, "0123456789");
+    if (p - s != 4 || *p++ != '-' || small_num(&p, 12) < 1 || *p++ != '-' ||
+        small_num(&p, 31) < 1)
         return 0;
-    const char *p = s + 5;
-    for (int part = 0; part < 2; part++) {
-        int d = 0;
-        while (*p >= '0' && *p <= '9')
-            p++, d++;
-        if (d < 1 || d > 2)
-            return 0;
-        if (part == 0 && *p++ != '-')
-            return 0;
-    }
     if (!*p)
         return 1;
-    if (*p != 'T' && *p != 't' && *p != ' ' && *p != '\t')
+    char sep = *p++;
+    if (sep != 'T' && sep != 't' && sep != ' ')
         return 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == 'T' || *p == 't')
-        p++;
-    for (int part = 0; part < 3; part++) {
-        int d = 0;
-        while (*p >= '0' && *p <= '9')
-            p++, d++;
-        if (d < 1 || d > 2)
-            return 0;
-        if (part < 2 && *p++ != ':')
-            return 0;
-    }
+    if (small_num(&p, 23) < 0 || *p++ != ':' || small_num(&p, 59) < 0 || *p++ != ':' ||
+        small_num(&p, 59) < 0)
+        return 0;
     if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            ;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !*p || !strcmp(p, "Z") || ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9');
+        p += 1 + strspn(p + 1, "0123456789");
+    if (sep == ' ')
+        return !*p;
+    if (*p == 'Z')
+        return !p[1];
+    if (*p != '+' && *p != '-')
+        return 0;
+    p++;
+    return small_num(&p, 23) >= 0 && *p++ == ':' && small_num(&p, 59) >= 0 && !*p;
 }
 
 /* Would a plain scalar with this text be read back as something other

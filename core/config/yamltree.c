@@ -99,7 +99,7 @@ static int parse_int(const char *text, int64_t *out)
     int base = 10;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         base = 16, p += 2;
-    else if (p[0] == '0' && p[1] == 'o')
+    else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
         base = 8, p += 2;
     else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
         base = 2, p += 2;
@@ -124,36 +124,54 @@ static int parse_int(const char *text, int64_t *out)
     return 1;
 }
 
-static int is_float(const char *s)
+/* go-yaml's float test: its YAML 1.2 pattern
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? on the text without
+ * '_' ("08" is the float 8: not an octal integer, so a float). */
+static int is_float(const char *text, double *val)
 {
-    static const char *const special[] = {".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
-                                          "+.inf", ".nan", ".NaN", ".NAN"};
+    static const char *const special[] = {".inf",  ".Inf",  ".INF",  "-.inf", "-.Inf",
+                                          "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",
+                                          ".NaN",  ".NAN"};
     for (size_t i = 0; i < sizeof special / sizeof *special; i++)
-        if (strcmp(s, special[i]) == 0)
+        if (strcmp(text, special[i]) == 0) {
+            *val = i >= 9 ? NAN : i >= 3 && i < 6 ? -INFINITY : INFINITY;
             return 1;
+        }
+    char s[72];
+    size_t k = 0;
+    for (const char *q = text; *q; q++)
+        if (*q != '_' || text[0] == '.') { /* ".5_0": go-yaml keeps the '_' */
+            if (k + 1 >= sizeof s)
+                return 0;
+            s[k++] = *q;
+        }
+    s[k] = '\0';
     const char *p = s;
     if (*p == '-' || *p == '+')
         p++;
-    int digits = 0, dot = 0;
-    while ((*p >= '0' && *p <= '9') || (*p == '.' && !dot)) {
-        if (*p == '.')
-            dot = 1;
-        else
-            digits = 1;
-        p++;
-    }
-    if (!digits)
+    size_t ip = strspn(p, "0123456789");
+    p += ip;
+    if (*p == '.') {
+        size_t fp = strspn(p + 1, "0123456789");
+        if (!ip && !fp)
+            return 0;
+        p += 1 + fp;
+    } else if (!ip) {
         return 0;
+    }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '-' || *p == '+')
             p++;
-        if (!(*p >= '0' && *p <= '9'))
+        size_t ep = strspn(p, "0123456789");
+        if (!ep)
             return 0;
-        while (*p >= '0' && *p <= '9')
-            p++;
+        p += ep;
     }
-    return *p == '\0' && (dot || strchr(s, 'e') || strchr(s, 'E'));
+    if (*p)
+        return 0;
+    *val = strtod(s, NULL);
+    return 1;
 }
 
 /* go-yaml v3 resolution of a plain scalar. */
@@ -178,19 +196,14 @@ static void resolve_plain(struct lkb_ynode *n)
             return;
         }
     }
-    if (parse_int(s, &n->ival)) {
+    /* Only text starting like a number is tried as one ("_1" is a string). */
+    int numeric = strchr("+-.0123456789", s[0]) != NULL;
+    if (numeric && parse_int(s, &n->ival)) {
         n->kind = LKB_Y_INT;
         return;
     }
-    if (is_float(s)) {
+    if (numeric && is_float(s, &n->fval)) {
         n->kind = LKB_Y_FLOAT;
-        const char *p = s + (*s == '-' || *s == '+');
-        if (p[0] == '.' && (p[1] == 'n' || p[1] == 'N'))
-            n->fval = NAN;
-        else if (p[0] == '.' && (p[1] == 'i' || p[1] == 'I'))
-            n->fval = *s == '-' ? -INFINITY : INFINITY;
-        else
-            n->fval = strtod(s, NULL);
         return;
     }
     n->kind = LKB_Y_STR;

@@ -381,7 +381,7 @@ Test(config, whole_floats_are_integers_as_in_linuxkit)
 {
     cr_assert_eq(load("f.yml", "onboot:\n  - name: a\n    image: alpine\n    oomScoreAdj: -1.0\n"
                                "    devices: [{path: /dev/x, type: c, major: 1e1, minor: 2.0, "
-                               "mode: \"0600\"}]\n    uid: 1_000\n"),
+                               "mode: \"0600\"}]\n    uid: 1_000\n    gid: 08\n"),
                  0, "%s", err.msg);
     json_t *e = json_array_get(cfg->onboot, 0);
     cr_assert_eq(json_integer_value(json_object_get(e, "oomScoreAdj")), -1);
@@ -389,6 +389,8 @@ Test(config, whole_floats_are_integers_as_in_linuxkit)
     cr_assert_eq(json_integer_value(json_object_get(d, "major")), 10);
     cr_assert_eq(json_integer_value(json_object_get(d, "minor")), 2);
     cr_assert_eq(json_integer_value(json_object_get(e, "uid")), 1000);
+    /* Not an octal integer, so go-yaml's float 8, a whole number. */
+    cr_assert_eq(json_integer_value(json_object_get(e, "gid")), 8);
     cr_assert_str_eq(diag("onboot:\n  - name: a\n    image: alpine\n    oomScoreAdj: 1.5\n"),
                      "t.yml:4:18: onboot[0].oomScoreAdj: expected an integer, got number");
 }

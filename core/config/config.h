@@ -80,12 +80,13 @@ int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *
 int lkb_config_resolve_id(const struct lkb_config *cfg, const json_t *value, uint32_t *out,
                           struct lkb_error *err);
 
-/* -dry-run: the merged configuration as YAML (4-space indent, images as
- * written), followed by an empty line. */
+/* -dry-run: the merged configuration as LinuxKit prints it (its Moby struct
+ * through go-yaml v3: 4-space indent, images as written), followed by an
+ * empty line. */
 int lkb_config_dump_yaml(const struct lkb_config *cfg, FILE *out, struct lkb_error *err);
 
 /* files[].metadata: the merged configuration with canonical image names, as
- * "yaml" or "json". *out is malloc'd. */
+ * LinuxKit writes it: "yaml" (go-yaml v2) or "json". *out is malloc'd. */
 int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **out, size_t *len,
                         struct lkb_error *err);
 

@@ -144,8 +144,7 @@ static struct analysis analyze(const struct em *e, const char *str)
     int preceded_by_ws = 1;
     for (size_t i = 0, w; i < len; i += w) {
         w = (size_t)utf8_width(s[i]);
-        int followed_by_ws = i + w >= len || s[i + w] == ' ' || s[i + w] == '\t' ||
-                             is_break_at(s, i + w);
+        int followed_by_ws = i + w >= len || s[i + w] == ' ' || s[i + w] == '\t';
         if (i == 0) {
             if (strchr("#,[]{}&*!|>'\"%@`", s[i]))
                 block_ind = 1;

@@ -681,10 +681,26 @@ static json_t *go_mount(const json_t *m)
     return g;
 }
 
+/* The same through encoding/json: its tags are camelCase and omitempty. */
+static json_t *go_mount_json(const json_t *m)
+{
+    json_t *g = json_object();
+    setv(g, "destination", str_or_empty(m, "destination"));
+    copy_nonempty(g, m, "type");
+    copy_nonempty(g, m, "source");
+    static const char *const lists[][2] = {
+        {"options", "options"}, {"uidmappings", "uidMappings"}, {"gidmappings", "gidMappings"}};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *l = json_object_get(m, lists[k][0]);
+        if (json_array_size(l))
+            setv(g, lists[k][1], json_deep_copy(l));
+    }
+    return g;
+}
+
 static json_t *go_mounts(const json_t *list, enum writer w)
 {
-    /* encoding/json: the fields are omitempty, so as given. */
-    return w == W_JSON ? json_deep_copy(list) : map_list(list, go_mount);
+    return map_list(list, w == W_JSON ? go_mount_json : go_mount);
 }
 
 /* Device: major and minor always, mode when set. */
@@ -914,7 +930,9 @@ int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **o
         json_decref(m);
         if (!s)
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-        /* Go escapes <, > and & (they only occur inside strings). */
+        /* Go escapes <, >, & and U+2028/U+2029 (they only occur inside
+         * strings) and writes \u00xx in lower case where jansson writes
+         * upper case. */
         for (const char *p = s; *p; p++) {
             if (*p == '<')
                 puts_(&b, "\\u003c");
@@ -922,8 +940,20 @@ int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **o
                 puts_(&b, "\\u003e");
             else if (*p == '&')
                 puts_(&b, "\\u0026");
-            else
+            else if (!strncmp(p, "\xe2\x80\xa8", 3) || !strncmp(p, "\xe2\x80\xa9", 3)) {
+                puts_(&b, p[2] == '\xa8' ? "\\u2028" : "\\u2029");
+                p += 2;
+            } else if (*p == '\\' && p[1]) {
+                char esc[7] = {'\\', p[1]};
+                size_t n = 2;
+                if (p[1] == 'u')
+                    for (; n < 6 && p[n]; n++)
+                        esc[n] = (char)(p[n] >= 'A' && p[n] <= 'F' ? p[n] + 32 : p[n]);
+                put(&b, esc, n);
+                p += n - 1;
+            } else {
                 put(&b, p, 1);
+            }
         }
         free(s);
     } else {

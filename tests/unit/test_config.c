@@ -231,8 +231,9 @@ static char *read_expected(const char *yml, const char *ext)
 }
 
 /* tests/data/yaml/dump: each X.yml says in its header which go-yaml or
- * LinuxKit rule it covers; X.dry-run and X.metadata are what LinuxKit
- * writes for it (yaml.v3 and yaml.v2 marshalling of its Moby struct). */
+ * LinuxKit rule it covers; X.dry-run, X.metadata and X.json are what
+ * LinuxKit writes for it (yaml.v3, yaml.v2 and encoding/json marshalling
+ * of its Moby struct). */
 static void check_dump(const char *path)
 {
     struct lkb_config *c = lkb_config_new();
@@ -244,6 +245,11 @@ static void check_dump(const char *path)
     out = metadata(c, "yaml");
     want = read_expected(path, "metadata");
     cr_assert_str_eq(out, want, "%s: metadata yaml differs", path);
+    free(out);
+    free(want);
+    out = metadata(c, "json");
+    want = read_expected(path, "json");
+    cr_assert_str_eq(out, want, "%s: metadata json differs", path);
     free(out);
     free(want);
     lkb_config_free(c);

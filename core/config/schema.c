@@ -398,6 +398,11 @@ static void check_templates(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n)
 json_t *lkb_cfg_schema_root(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *root)
 {
     check_templates(ctx, root);
+    /* LinuxKit's schema has no type at the top and go-yaml decodes null
+     * into an empty struct: an explicitly empty document ("---", "~") is
+     * an empty configuration. (An empty file is an error in both.) */
+    if (root->kind == LKB_Y_NULL)
+        return json_object();
     if (root->kind != LKB_Y_MAP) {
         lkb_cfg_diag(ctx, root, "the configuration must be a mapping, got %s",
                      lkb_ynode_kind_name(root->kind));

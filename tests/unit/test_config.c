@@ -337,6 +337,19 @@ Test(config, linuxkit_written_kernel_and_optional_load)
                      "t.yml:4:15: files[0]: optional only applies to source");
 }
 
+Test(config, empty_file_and_empty_document_as_linuxkit)
+{
+    /* go-yaml: no document at all is end of file, an error ... */
+    cr_assert_str_eq(diag(""), "t.yml:1:1: empty configuration");
+    cr_assert_str_eq(diag("# only a comment\n"), "t.yml:1:1: empty configuration");
+    /* ... an explicitly empty one an empty configuration. */
+    cr_assert_eq(load("e.yml", "---\n"), 0, "%s", err.msg);
+    cr_assert_eq(load("e.yml", "~\n"), 0, "%s", err.msg);
+    cr_assert_eq(json_array_size(cfg->services) + json_object_size(cfg->kernel), 0);
+    cr_assert_str_eq(diag("just a string\n"),
+                     "t.yml:1:1: the configuration must be a mapping, got string");
+}
+
 Test(config, at_strings_as_image_references_fail_located)
 {
     cr_assert_str_eq(diag("init:\n  - linuxkit/init:1\nservices:\n  - name: a\n"

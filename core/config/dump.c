@@ -63,10 +63,9 @@ static int utf8_width(unsigned char c)
 /* One character of s at *i (column counts characters, as go-yaml's). */
 static void write_char(struct em *e, const char *s, size_t *i)
 {
-    size_t w = (size_t)utf8_width((unsigned char)s[*i]);
-    size_t n = strlen(s + *i);
-    if (w > n)
-        w = n;
+    size_t w = 1, max = (size_t)utf8_width((unsigned char)s[*i]);
+    while (w < max && s[*i + w]) /* never past the end, were it not UTF-8 */
+        w++;
     put(&e->b, s + *i, w);
     *i += w;
     e->column++;

@@ -59,37 +59,64 @@ void lkb_config_free(struct lkb_config *c)
     free(c);
 }
 
-const char *lkb_config_where(const struct lkb_config *cfg, const json_t *node, char *buf,
-                             size_t len)
+static const char *where_of(const struct lkb_config *cfg, const json_t *parent, const char *key,
+                            const json_t *node, char *buf, size_t len)
 {
-    for (size_t i = cfg->n_locs; i-- > 0;)
-        if (cfg->locs[i].node == node) {
-            snprintf(buf, len, "%s:%d:%d", cfg->locs[i].file, cfg->locs[i].line,
-                     cfg->locs[i].col);
-            return buf;
-        }
-    snprintf(buf, len, "?");
+    const struct lkb_config_loc *l;
+    if (lkb_cfg_find_loc(cfg, parent, key, node, &l))
+        snprintf(buf, len, "%s:%d:%d", l->file, l->line, l->col);
+    else
+        snprintf(buf, len, "?");
     return buf;
 }
 
+const char *lkb_config_where(const struct lkb_config *cfg, const json_t *node, char *buf,
+                             size_t len)
+{
+    return where_of(cfg, NULL, NULL, node, buf, len);
+}
+
+const char *lkb_config_where_key(const struct lkb_config *cfg, const json_t *obj,
+                                 const char *key, char *buf, size_t len)
+{
+    return where_of(cfg, obj, key, NULL, buf, len);
+}
+
 /* A diagnostic at a converted value's location. */
+static void vdiag(struct lkb_cfg_ctx *ctx, const json_t *parent, const char *key,
+                  const json_t *node, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    struct lkb_ynode at = {.line = 1, .col = 1};
+    const struct lkb_config_loc *l;
+    if (lkb_cfg_find_loc(ctx->cfg, parent, key, node, &l)) {
+        at.line = l->line;
+        at.col = l->col;
+    }
+    lkb_cfg_diag(ctx, &at, "%s", msg);
+}
+
 static void diag_at(struct lkb_cfg_ctx *ctx, const json_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void diag_at(struct lkb_cfg_ctx *ctx, const json_t *node, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vdiag(ctx, NULL, NULL, node, fmt, ap);
     va_end(ap);
-    struct lkb_ynode at = {.line = 1, .col = 1};
-    for (size_t i = ctx->cfg->n_locs; i-- > 0;)
-        if (ctx->cfg->locs[i].node == node) {
-            at.line = ctx->cfg->locs[i].line;
-            at.col = ctx->cfg->locs[i].col;
-            break;
-        }
-    lkb_cfg_diag(ctx, &at, "%s", msg);
+}
+
+/* At the value of obj's member key: booleans have no location of their own. */
+static void diag_key(struct lkb_cfg_ctx *ctx, const json_t *obj, const char *key,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void diag_key(struct lkb_cfg_ctx *ctx, const json_t *obj, const char *key,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(ctx, obj, key, NULL, fmt, ap);
+    va_end(ap);
 }
 
 int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *err)
@@ -103,8 +130,19 @@ static void check_ref(struct lkb_cfg_ctx *ctx, const json_t *v, const char *wher
     struct lkb_oci_ref r;
     if (!json_is_string(v))
         return;
+    const char *text = json_string_value(v);
+    if (text[0] == '@') {
+        /* @pkg: has its own message (check_templates); LinuxKit blanks
+         * any other '@' string, which then fails as an empty reference. */
+        if (strncmp(text, "@pkg:", 5) != 0)
+            diag_at(ctx, v,
+                    "%s: '%s' is not an image reference (only @pkg: templates start with '@', "
+                    "and those are not supported)",
+                    where, text);
+        return;
+    }
     /* The registry's full grammar now, located, not at build time. */
-    if (lkb_oci_ref_parse(json_string_value(v), &r, &e) < 0)
+    if (lkb_oci_ref_parse(text, &r, &e) < 0)
         diag_at(ctx, v, "%s: %s", where, e.msg);
     lkb_oci_ref_free(&r);
 }
@@ -199,10 +237,11 @@ static void check_volumes(struct lkb_cfg_ctx *ctx, const json_t *list, const jso
         const json_t *fmt = json_object_get(v, "format");
         const char *f = json_is_string(fmt) ? json_string_value(fmt) : "filesystem";
         if (strcmp(f, "filesystem") != 0 && strcmp(f, "oci") != 0)
-            diag_at(ctx, fmt, "%s: format must be 'filesystem' or 'oci', got '%s'", where, f);
+            diag_key(ctx, v, "format", "%s: format must be 'filesystem' or 'oci', got '%s'", where,
+                     f);
         const json_t *plats = json_object_get(v, "platforms");
-        if (plats && strcmp(f, "oci") != 0)
-            diag_at(ctx, plats, "%s: platforms only apply to format: oci", where);
+        if (json_array_size(plats) && strcmp(f, "oci") != 0)
+            diag_key(ctx, v, "platforms", "%s: platforms only apply to format: oci", where);
         size_t k;
         json_t *p;
         json_array_foreach(plats, k, p)
@@ -245,30 +284,33 @@ static void check_files(struct lkb_cfg_ctx *ctx, const json_t *list)
             if (!source && !meta)
                 diag_at(ctx, f, "%s: contents of file (%s) not specified", where, p);
             else if (source && meta)
-                diag_at(ctx, meta, "%s: specified source and metadata for file: %s", where, p);
+                diag_key(ctx, f, "metadata", "%s: specified source and metadata for file: %s",
+                         where, p);
         } else {
             if (meta)
-                diag_at(ctx, meta, "%s: metadata cannot be combined with %s", where,
+                diag_key(ctx, f, "metadata", "%s: metadata cannot be combined with %s", where,
                         dir ? "directory" : sym ? "symlink" : "contents");
             if (source)
-                diag_at(ctx, source, "%s: source cannot be combined with %s", where,
+                diag_key(ctx, f, "source", "%s: source cannot be combined with %s", where,
                         dir ? "directory" : sym ? "symlink" : "contents");
             if (dir && contents)
-                diag_at(ctx, contents, "%s: directory with contents not allowed", where);
+                diag_key(ctx, f, "contents", "%s: directory with contents not allowed", where);
             if (dir && sym)
-                diag_at(ctx, sym, "%s: directory with symlink not allowed", where);
+                diag_key(ctx, f, "symlink", "%s: directory with symlink not allowed", where);
             if (sym && contents)
-                diag_at(ctx, contents, "%s: symlink with contents not allowed", where);
+                diag_key(ctx, f, "contents", "%s: symlink with contents not allowed", where);
         }
         if (json_is_string(meta)) {
             const char *m = json_string_value(meta);
             if (strcmp(m, "yaml") != 0 && strcmp(m, "json") != 0)
-                diag_at(ctx, meta, "%s: unsupported metadata type: %s (want yaml or json)", where,
+                diag_key(ctx, f, "metadata",
+                         "%s: unsupported metadata type: %s (want yaml or json)", where,
                         m);
         }
-        if (json_object_get(f, "optional") && !source)
-            diag_at(ctx, json_object_get(f, "optional"), "%s: optional only applies to source",
-                    where);
+        /* LinuxKit writes `optional: false` on every file; `true` without a
+         * source would do nothing. */
+        if (json_is_true(json_object_get(f, "optional")) && !source)
+            diag_key(ctx, f, "optional", "%s: optional only applies to source", where);
     }
 }
 
@@ -351,8 +393,10 @@ int lkb_config_load_buffer(struct lkb_config *cfg, const char *name, const char 
     json_t *doc = lkb_cfg_schema_root(&ctx, root);
     lkb_ynode_free(root);
     if (doc) {
-        if (json_is_object(json_object_get(doc, "kernel")))
-            check_ref(&ctx, json_object_get(json_object_get(doc, "kernel"), "image"), "kernel");
+        /* kernel.image "" is no kernel: LinuxKit writes it so. */
+        const json_t *kimg = json_object_get(json_object_get(doc, "kernel"), "image");
+        if (json_is_string(kimg) && *json_string_value(kimg))
+            check_ref(&ctx, kimg, "kernel");
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(doc, "init"), i, v)

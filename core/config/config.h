@@ -20,7 +20,11 @@
 #include "util/error.h"
 
 struct lkb_config_loc {
+    /* node, or for true/false/null (jansson singletons, one pointer for
+     * every such value) the member key of parent. */
     const json_t *node;
+    const json_t *parent;
+    const char *key; /* static (a schema key) */
     const char *file; /* interned, owned by the config */
     int line, col;
 };
@@ -58,9 +62,14 @@ int lkb_config_load_buffer(struct lkb_config *cfg, const char *name, const char 
 /* Same for a file path, or "-" for standard input. */
 int lkb_config_load_file(struct lkb_config *cfg, const char *path, struct lkb_error *err);
 
-/* "file:line:col" of a value from the config (or "?" when unknown) into buf. */
+/* "file:line:col" of a value from the config (or "?" when unknown) into buf.
+ * true, false and null are shared values: locate those with
+ * lkb_config_where_key. */
 const char *lkb_config_where(const struct lkb_config *cfg, const json_t *node, char *buf,
                              size_t len);
+/* Location of the value of key in object obj (any type). */
+const char *lkb_config_where_key(const struct lkb_config *cfg, const json_t *obj,
+                                 const char *key, char *buf, size_t len);
 
 /* Canonical image reference (yaml.md §13) of an image string. */
 int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *err);
@@ -71,12 +80,13 @@ int lkb_config_canonical_image(const char *image, char **out, struct lkb_error *
 int lkb_config_resolve_id(const struct lkb_config *cfg, const json_t *value, uint32_t *out,
                           struct lkb_error *err);
 
-/* -dry-run: the merged configuration as YAML (4-space indent, images as
- * written), followed by an empty line. */
+/* -dry-run: the merged configuration as LinuxKit prints it (its Moby struct
+ * through go-yaml v3: 4-space indent, images as written), followed by an
+ * empty line. */
 int lkb_config_dump_yaml(const struct lkb_config *cfg, FILE *out, struct lkb_error *err);
 
 /* files[].metadata: the merged configuration with canonical image names, as
- * "yaml" or "json". *out is malloc'd. */
+ * LinuxKit writes it: "yaml" (go-yaml v2) or "json". *out is malloc'd. */
 int lkb_config_metadata(const struct lkb_config *cfg, const char *kind, char **out, size_t *len,
                         struct lkb_error *err);
 

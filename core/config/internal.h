@@ -19,6 +19,12 @@ struct lkb_cfg_ctx {
 void lkb_cfg_diag(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void lkb_cfg_remember(struct lkb_cfg_ctx *ctx, const json_t *value, const struct lkb_ynode *at);
+/* The location of parent's member key (needed for true/false/null). */
+void lkb_cfg_remember_key(struct lkb_cfg_ctx *ctx, const json_t *parent, const char *key,
+                          const struct lkb_ynode *at);
+/* The location of a value, or of parent's member key; 0 if unknown. */
+int lkb_cfg_find_loc(const struct lkb_config *cfg, const json_t *parent, const char *key,
+                     const json_t *node, const struct lkb_config_loc **out);
 
 /* Validate the document root against LinuxKit's schema and convert it.
  * Returns the document as an object (sections present only when given),

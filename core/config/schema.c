@@ -2,6 +2,7 @@
  * YAML tree so every violation carries file:line:col. Hand-written because
  * no C JSON-schema library is packaged for Debian, and a schema library
  * could not report YAML source locations anyway. */
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,10 +135,11 @@ void lkb_cfg_diag(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *at, const cha
     n[ctx->n_diags++] = d;
 }
 
-void lkb_cfg_remember(struct lkb_cfg_ctx *ctx, const json_t *value, const struct lkb_ynode *at)
+static void remember(struct lkb_cfg_ctx *ctx, const json_t *value, const json_t *parent,
+                     const char *key, const struct lkb_ynode *at)
 {
     struct lkb_config *cfg = ctx->cfg;
-    if (!cfg || !value || !at)
+    if (!cfg || !at)
         return;
     if (cfg->n_locs == cfg->cap_locs) {
         size_t nc = cfg->cap_locs ? cfg->cap_locs * 2 : 64;
@@ -149,7 +151,46 @@ void lkb_cfg_remember(struct lkb_cfg_ctx *ctx, const json_t *value, const struct
         cfg->locs = n;
         cfg->cap_locs = nc;
     }
-    cfg->locs[cfg->n_locs++] = (struct lkb_config_loc){value, ctx->file, at->line, at->col};
+    cfg->locs[cfg->n_locs++] =
+        (struct lkb_config_loc){value, parent, key, ctx->file, at->line, at->col};
+}
+
+static int singleton(const json_t *v)
+{
+    return json_is_boolean(v) || json_is_null(v);
+}
+
+void lkb_cfg_remember(struct lkb_cfg_ctx *ctx, const json_t *value, const struct lkb_ynode *at)
+{
+    if (value && !singleton(value))
+        remember(ctx, value, NULL, NULL, at);
+}
+
+void lkb_cfg_remember_key(struct lkb_cfg_ctx *ctx, const json_t *parent, const char *key,
+                          const struct lkb_ynode *at)
+{
+    remember(ctx, NULL, parent, key, at);
+}
+
+int lkb_cfg_find_loc(const struct lkb_config *cfg, const json_t *parent, const char *key,
+                     const json_t *node, const struct lkb_config_loc **out)
+{
+    if (parent && key)
+        node = json_object_get(parent, key);
+    if (!node)
+        return 0;
+    int by_key = singleton(node);
+    if (by_key && !(parent && key))
+        return 0;
+    for (size_t i = cfg->n_locs; i-- > 0;) {
+        const struct lkb_config_loc *l = &cfg->locs[i];
+        if (by_key ? l->parent == parent && l->key && strcmp(l->key, key) == 0
+                   : l->node == node) {
+            *out = l;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 long lkb_cfg_parse_mode(const char *s)
@@ -196,6 +237,21 @@ static json_t *scalar_json(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n)
     return v;
 }
 
+/* LinuxKit's schema checks integers as numbers without a fraction (1.0 and
+ * 1e3 pass) and go-yaml then stores them in an int: the same value. */
+static int whole_float(const struct lkb_ynode *n)
+{
+    return n->kind == LKB_Y_FLOAT && isfinite(n->fval) && n->fval > -9007199254740992.0 &&
+           n->fval < 9007199254740992.0 && (double)(int64_t)n->fval == n->fval;
+}
+
+static json_t *whole_float_json(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n)
+{
+    json_t *v = json_integer((json_int_t)n->fval);
+    lkb_cfg_remember(ctx, v, n);
+    return v;
+}
+
 static int expect(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n, enum lkb_ynode_kind kind,
                   const char *where, const char *want)
 {
@@ -227,6 +283,7 @@ static json_t *convert_object(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n
         /* A bad value stays as null so later checks know the key was
          * given (no "missing key" on top of the type error). */
         json_object_set_new(obj, f->key, jv ? jv : json_null());
+        lkb_cfg_remember_key(ctx, obj, f->key, v);
     }
     for (size_t i = 0; i < n->n; i++) {
         const struct field *f = s->fields;
@@ -279,8 +336,12 @@ static json_t *convert(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n, enum 
         }
         return expect(ctx, n, LKB_Y_BOOL, where, "true or false") ? scalar_json(ctx, n) : NULL;
     case F_INT:
+        if (whole_float(n))
+            return whole_float_json(ctx, n);
         return expect(ctx, n, LKB_Y_INT, where, "an integer") ? scalar_json(ctx, n) : NULL;
     case F_ID:
+        if (whole_float(n))
+            return whole_float_json(ctx, n);
         if (n->kind == LKB_Y_INT || n->kind == LKB_Y_STR)
             return scalar_json(ctx, n);
         lkb_cfg_diag(ctx, n, "%s: expected an integer id or a name, got %s", where,
@@ -337,6 +398,11 @@ static void check_templates(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *n)
 json_t *lkb_cfg_schema_root(struct lkb_cfg_ctx *ctx, const struct lkb_ynode *root)
 {
     check_templates(ctx, root);
+    /* LinuxKit's schema has no type at the top and go-yaml decodes null
+     * into an empty struct: an explicitly empty document ("---", "~") is
+     * an empty configuration. (An empty file is an error in both.) */
+    if (root->kind == LKB_Y_NULL)
+        return json_object();
     if (root->kind != LKB_Y_MAP) {
         lkb_cfg_diag(ctx, root, "the configuration must be a mapping, got %s",
                      lkb_ynode_kind_name(root->kind));

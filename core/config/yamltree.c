@@ -1,6 +1,7 @@
 #include "config/yamltree.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,40 @@
 #define LKB_YAML_MAX_DEPTH 64
 #define LKB_YAML_MAX_NODES 1000000
 
+/* Explicit scalar tags, by the scalar's byte offset: libyaml's loader
+ * gives untagged and `!!str`-tagged scalars the same tag, so they are
+ * recorded from the events. */
+struct tag {
+    size_t index;
+    char *tag;
+};
+struct tags {
+    struct tag *v;
+    size_t n;
+};
+
 struct conv {
     const char *name;
     yaml_document_t *doc;
     struct lkb_error *err;
     size_t budget;
+    const struct tags *tags;
 };
+
+static void tags_free(struct tags *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i].tag);
+    free(t->v);
+}
+
+static const char *tag_at(const struct tags *t, size_t index)
+{
+    for (size_t i = 0; t && i < t->n; i++)
+        if (t->v[i].index == index)
+            return t->v[i].tag;
+    return NULL;
+}
 
 const char *lkb_ynode_kind_name(enum lkb_ynode_kind k)
 {
@@ -49,8 +78,18 @@ struct lkb_ynode *lkb_ynode_get(const struct lkb_ynode *map, const char *key)
     return NULL;
 }
 
-static int parse_int(const char *s, int64_t *out)
+static int parse_int(const char *text, int64_t *out)
 {
+    /* go-yaml v3 drops every '_' of a number-like scalar ("1_000"). */
+    char s[72];
+    size_t k = 0;
+    for (const char *q = text; *q; q++)
+        if (*q != '_') {
+            if (k + 1 >= sizeof s)
+                return 0;
+            s[k++] = *q;
+        }
+    s[k] = '\0';
     const char *p = s;
     int neg = 0;
     if (*p == '-' || *p == '+')
@@ -60,7 +99,7 @@ static int parse_int(const char *s, int64_t *out)
     int base = 10;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         base = 16, p += 2;
-    else if (p[0] == '0' && p[1] == 'o')
+    else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
         base = 8, p += 2;
     else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
         base = 2, p += 2;
@@ -85,36 +124,54 @@ static int parse_int(const char *s, int64_t *out)
     return 1;
 }
 
-static int is_float(const char *s)
+/* go-yaml's float test: its YAML 1.2 pattern
+ * [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? on the text without
+ * '_' ("08" is the float 8: not an octal integer, so a float). */
+static int is_float(const char *text, double *val)
 {
-    static const char *const special[] = {".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
-                                          "+.inf", ".nan", ".NaN", ".NAN"};
+    static const char *const special[] = {".inf",  ".Inf",  ".INF",  "-.inf", "-.Inf",
+                                          "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",
+                                          ".NaN",  ".NAN"};
     for (size_t i = 0; i < sizeof special / sizeof *special; i++)
-        if (strcmp(s, special[i]) == 0)
+        if (strcmp(text, special[i]) == 0) {
+            *val = i >= 9 ? NAN : i >= 3 && i < 6 ? -INFINITY : INFINITY;
             return 1;
+        }
+    char s[72];
+    size_t k = 0;
+    for (const char *q = text; *q; q++)
+        if (*q != '_' || text[0] == '.') { /* ".5_0": go-yaml keeps the '_' */
+            if (k + 1 >= sizeof s)
+                return 0;
+            s[k++] = *q;
+        }
+    s[k] = '\0';
     const char *p = s;
     if (*p == '-' || *p == '+')
         p++;
-    int digits = 0, dot = 0;
-    while ((*p >= '0' && *p <= '9') || (*p == '.' && !dot)) {
-        if (*p == '.')
-            dot = 1;
-        else
-            digits = 1;
-        p++;
-    }
-    if (!digits)
+    size_t ip = strspn(p, "0123456789");
+    p += ip;
+    if (*p == '.') {
+        size_t fp = strspn(p + 1, "0123456789");
+        if (!ip && !fp)
+            return 0;
+        p += 1 + fp;
+    } else if (!ip) {
         return 0;
+    }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '-' || *p == '+')
             p++;
-        if (!(*p >= '0' && *p <= '9'))
+        size_t ep = strspn(p, "0123456789");
+        if (!ep)
             return 0;
-        while (*p >= '0' && *p <= '9')
-            p++;
+        p += ep;
     }
-    return *p == '\0' && (dot || strchr(s, 'e') || strchr(s, 'E'));
+    if (*p)
+        return 0;
+    *val = strtod(s, NULL);
+    return 1;
 }
 
 /* go-yaml v3 resolution of a plain scalar. */
@@ -139,15 +196,24 @@ static void resolve_plain(struct lkb_ynode *n)
             return;
         }
     }
-    if (parse_int(s, &n->ival)) {
+    /* Only text starting like a number is tried as one ("_1" is a string). */
+    int numeric = strchr("+-.0123456789", s[0]) != NULL;
+    if (numeric && parse_int(s, &n->ival)) {
         n->kind = LKB_Y_INT;
         return;
     }
-    if (is_float(s)) {
+    if (numeric && is_float(s, &n->fval)) {
         n->kind = LKB_Y_FLOAT;
         return;
     }
     n->kind = LKB_Y_STR;
+}
+
+enum lkb_ynode_kind lkb_yaml_plain_kind(const char *text)
+{
+    struct lkb_ynode n = {.text = (char *)text};
+    resolve_plain(&n);
+    return n.kind;
 }
 
 static int fail_at(struct conv *c, yaml_mark_t m, const char *msg, const char *arg)
@@ -157,6 +223,50 @@ static int fail_at(struct conv *c, yaml_mark_t m, const char *msg, const char *a
 }
 
 static struct lkb_ynode *convert(struct conv *c, yaml_node_t *yn, int depth);
+
+/* An explicitly tagged scalar, as go-yaml v3 decodes it: `!!str` (and `!`
+ * or an application tag such as `!foo`) make a string of any text; the
+ * core tags resolve the text, quoted or not, and fail unless it is of the
+ * tag's type (`!!float` takes an integer too). */
+static int apply_tag(struct conv *c, struct lkb_ynode *n, const char *tag, yaml_mark_t m)
+{
+    static const char core[] = "tag:yaml.org,2002:";
+    if (strncmp(tag, core, sizeof core - 1) != 0) {
+        n->kind = LKB_Y_STR;
+        return 0;
+    }
+    const char *t = tag + sizeof core - 1;
+    if (strcmp(t, "str") == 0) {
+        n->kind = LKB_Y_STR;
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        enum lkb_ynode_kind kind;
+    } kinds[] = {{"int", LKB_Y_INT}, {"float", LKB_Y_FLOAT}, {"bool", LKB_Y_BOOL},
+                 {"null", LKB_Y_NULL}};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        if (strcmp(t, kinds[i].name) != 0)
+            continue;
+        resolve_plain(n);
+        if (n->kind == LKB_Y_INT && kinds[i].kind == LKB_Y_FLOAT) {
+            n->kind = LKB_Y_FLOAT;
+            n->fval = (double)n->ival;
+        }
+        if (n->kind == kinds[i].kind)
+            return 0;
+        lkb_error_set(c->err, LKB_ERR_CONFIG, "%s:%zu:%zu: cannot decode !!%s `%s` as a !!%s",
+                      c->name, m.line + 1, m.column + 1,
+                      n->kind == LKB_Y_NULL ? "null" : n->kind == LKB_Y_BOOL ? "bool"
+                      : n->kind == LKB_Y_INT ? "int" : n->kind == LKB_Y_FLOAT ? "float" : "str",
+                      n->text, t);
+        return -1;
+    }
+    /* !!binary, !!timestamp and the like: nothing in a configuration. */
+    lkb_error_set(c->err, LKB_ERR_CONFIG, "%s:%zu:%zu: unsupported tag !!%s", c->name,
+                  m.line + 1, m.column + 1, t);
+    return -1;
+}
 
 static int map_add(struct lkb_ynode *m, struct lkb_ynode *k, struct lkb_ynode *v, size_t *cap)
 {
@@ -261,6 +371,11 @@ static struct lkb_ynode *convert(struct conv *c, yaml_node_t *yn, int depth)
         }
         /* Plain scalars are typed by their text (go-yaml v3); quoted and
          * block scalars are strings. */
+        const char *tag = tag_at(c->tags, yn->start_mark.index);
+        if (tag && apply_tag(c, n, tag, yn->start_mark) < 0)
+            goto fail;
+        if (tag)
+            return n;
         if (yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
             resolve_plain(n);
         else
@@ -353,7 +468,8 @@ static int syntax_error(const char *name, const yaml_parser_t *parser, struct lk
  * document, which the loader silently ignores: a space before the first
  * key, a doubled BOM or a stray '---' would otherwise drop the rest of the
  * file. */
-static int prescan(const char *name, const char *buf, size_t len, struct lkb_error *err)
+static int prescan(const char *name, const char *buf, size_t len, struct tags *tags,
+                   struct lkb_error *err)
 {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
@@ -406,6 +522,20 @@ static int prescan(const char *name, const char *buf, size_t len, struct lkb_err
         case YAML_DOCUMENT_END_EVENT:
             ended = true;
             break;
+        case YAML_SCALAR_EVENT:
+            if (ev.data.scalar.tag && !ended) {
+                struct tag *nv = realloc(tags->v, (tags->n + 1) * sizeof *nv);
+                char *t = strdup((const char *)ev.data.scalar.tag);
+                if (nv)
+                    tags->v = nv;
+                if (!nv || !t) {
+                    free(t);
+                    rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+                    break;
+                }
+                tags->v[tags->n++] = (struct tag){m.index, t};
+            }
+            break;
         case YAML_STREAM_END_EVENT:
             done = true;
             break;
@@ -422,16 +552,22 @@ int lkb_yaml_parse(const char *name, const char *buf, size_t len, struct lkb_yno
                    struct lkb_error *err)
 {
     *out = NULL;
-    if (prescan(name, buf, len, err) < 0)
+    struct tags tags = {0};
+    if (prescan(name, buf, len, &tags, err) < 0) {
+        tags_free(&tags);
         return -1;
+    }
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
+    if (!yaml_parser_initialize(&parser)) {
+        tags_free(&tags);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "cannot initialise the YAML parser");
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     yaml_document_t doc;
     if (!yaml_parser_load(&parser, &doc)) {
         syntax_error(name, &parser, err);
         yaml_parser_delete(&parser);
+        tags_free(&tags);
         return -1;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -439,12 +575,13 @@ int lkb_yaml_parse(const char *name, const char *buf, size_t len, struct lkb_yno
     if (!root) {
         rc = lkb_error_set(err, LKB_ERR_CONFIG, "%s:1:1: empty configuration", name);
     } else {
-        struct conv c = {name, &doc, err, LKB_YAML_MAX_NODES};
+        struct conv c = {name, &doc, err, LKB_YAML_MAX_NODES, &tags};
         *out = convert(&c, root, 0);
         if (!*out)
             rc = -1;
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    tags_free(&tags);
     return rc;
 }

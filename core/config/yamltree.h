@@ -16,6 +16,7 @@ struct lkb_ynode {
     int line, col; /* 1-based */
     char *text;    /* scalars: the source text (strings: the value) */
     int64_t ival;  /* LKB_Y_INT */
+    double fval;   /* LKB_Y_FLOAT */
     int bval;      /* LKB_Y_BOOL */
     size_t n;      /* SEQ items / MAP pairs */
     struct lkb_ynode **items; /* SEQ: items; MAP: values */
@@ -33,5 +34,8 @@ void lkb_ynode_free(struct lkb_ynode *node);
 struct lkb_ynode *lkb_ynode_get(const struct lkb_ynode *map, const char *key);
 
 const char *lkb_ynode_kind_name(enum lkb_ynode_kind kind);
+
+/* What go-yaml v3 makes of text as an untagged plain scalar. */
+enum lkb_ynode_kind lkb_yaml_plain_kind(const char *text);
 
 #endif

@@ -187,6 +187,40 @@ static bool valid_tag(const char *t)
     return true;
 }
 
+/* Docker's domain grammar: dot-separated [A-Za-z0-9-] labels (or a
+ * bracketed IPv6 address), then an optional numeric port. Checked here so
+ * the configuration loader refuses what the registry client cannot reach. */
+static bool valid_host(const char *h)
+{
+    const char *p = h;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p || p == h + 1)
+            return false;
+        for (const char *q = h + 1; q < p; q++)
+            if (!strchr("0123456789abcdefABCDEF:.", *q))
+                return false;
+        p++;
+    } else {
+        for (;;) {
+            size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+            if (!n || p[0] == '-' || p[n - 1] == '-')
+                return false;
+            p += n;
+            if (*p != '.')
+                break;
+            p++;
+        }
+    }
+    if (*p == ':') {
+        size_t n = strspn(p + 1, "0123456789");
+        if (!n || n > 5 || p[1 + n])
+            return false;
+        return atoi(p + 1) <= 65535;
+    }
+    return *p == '\0';
+}
+
 static bool host_is_loopback(const char *host)
 {
     if (strncmp(host, "[::1]", 5) == 0)
@@ -297,6 +331,12 @@ int lkb_oci_ref_parse(const char *text, struct lkb_oci_ref *out, struct lkb_erro
         memcpy(hostbuf, loc, hn);
         hostbuf[hn] = '\0';
         reg = hostbuf;
+        if (!valid_host(hostbuf)) {
+            lkb_error_set(err, LKB_ERR_CONFIG,
+                          "invalid image reference %s: '%s' is not a registry host[:port]", text,
+                          hostbuf);
+            goto fail;
+        }
     }
     bool hub = strcmp(reg, "docker.io") == 0 || strcmp(reg, "index.docker.io") == 0 ||
                strcmp(reg, "registry-1.docker.io") == 0;

@@ -12,6 +12,22 @@ set +e; "$LKB_BIN" build -dry-run - <"$d/valid/anchors.yml" >"$TMP/out" 2>"$TMP/
 [ "$rc" -eq 0 ] || fail "dry-run from stdin exited $rc"
 expect_in "$TMP/out" "name: three"
 
+# Byte for byte what LinuxKit prints (tests/data/yaml/dump/*.dry-run, each
+# case's header names the go-yaml rule it covers), Println's extra newline
+# included.
+for f in "$d"/dump/*.yml; do
+  expect_rc 0 "$LKB_BIN" build -dry-run "$f"
+  cmp "$TMP/out" "${f%.yml}.dry-run" || { diff "${f%.yml}.dry-run" "$TMP/out" >&2; fail "$f: dry-run differs"; }
+  # ... and it reads back to the same output.
+  cp "$TMP/out" "$TMP/again.yml"
+  expect_rc 0 "$LKB_BIN" build -dry-run "$TMP/again.yml"
+  cmp "$TMP/out" "$TMP/again.yml" || fail "$f: dry-run output does not read back the same"
+done
+# An image reference starting with '@' (other than @pkg:) is located, exit 3.
+printf 'init:\n  - linuxkit/init:1\nonboot:\n  - name: x\n    image: "@lkt:x"\n' >"$TMP/at.yml"
+expect_rc 3 "$LKB_BIN" build -dry-run "$TMP/at.yml"
+expect_in "$TMP/err" "at.yml:5:12: onboot[0]: '@lkt:x' is not an image reference"
+
 expect_rc 3 "$LKB_BIN" build -dry-run "$d/invalid/many_errors.yml"
 expect_in "$TMP/err" "many_errors.yml:4:5: onboot[0]: unknown key 'bogus' in image entry"
 expect_in "$TMP/err" "many_errors.yml:9:1: unknown key 'extra' in configuration"

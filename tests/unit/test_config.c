@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "oci/oci.h"
 #include "util/fs.h"
 
 #define DATA LKB_TEST_SOURCE_DIR "/tests/data/yaml"
@@ -25,60 +26,66 @@ static int load(const char *name, const char *text)
     return lkb_config_load_buffer(cfg, name, text, strlen(text), &err);
 }
 
-Test(config, valid_corpus_loads)
+/* Calls fn(path) for every .yml file in dir; returns how many. */
+static int each_yml(const char *dir, void (*fn)(const char *path))
 {
-    DIR *d = opendir(DATA "/valid");
-    cr_assert_not_null(d);
-    struct dirent *de;
-    int n = 0;
-    while ((de = readdir(d))) {
-        if (!strstr(de->d_name, ".yml"))
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, DATA "/valid/%s", de->d_name);
-        struct lkb_config *c = lkb_config_new();
-        cr_assert_eq(lkb_config_load_file(c, path, &err), 0, "%s: %s", de->d_name, err.msg);
-        lkb_config_free(c);
-        n++;
-    }
-    closedir(d);
-    cr_assert_geq(n, 4);
-}
-
-Test(config, every_invalid_file_gives_its_exact_errors)
-{
-    DIR *d = opendir(DATA "/invalid");
-    cr_assert_not_null(d);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
     struct dirent *de;
     int n = 0;
     while ((de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (len < 5 || strcmp(de->d_name + len - 4, ".yml"))
             continue;
-        char path[4096], epath[4096];
-        snprintf(path, sizeof path, DATA "/invalid/%s", de->d_name);
-        snprintf(epath, sizeof epath, DATA "/invalid/%.*s.err", (int)(len - 4), de->d_name);
-        char *text, *want;
-        size_t tl, wl;
-        cr_assert_eq(lkb_fs_read_file(path, &text, &tl, &err), 0);
-        cr_assert_eq(lkb_fs_read_file(epath, &want, &wl, &err), 0, "missing %s", epath);
-        while (wl && want[wl - 1] == '\n')
-            want[--wl] = '\0';
-        struct lkb_config *c = lkb_config_new();
-        struct lkb_error e;
-        cr_assert_eq(lkb_config_load_buffer(c, de->d_name, text, tl, &e), -1, "%s loaded",
-                     de->d_name);
-        cr_assert_eq(e.kind, LKB_ERR_CONFIG);
-        cr_assert_str_eq(e.msg, want, "%s", de->d_name);
-        /* Nothing of a failed file is merged. */
-        cr_assert_eq(json_array_size(c->services) + json_array_size(c->onboot), 0);
-        lkb_config_free(c);
-        free(text);
-        free(want);
+        char path[4096];
+        int w = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        cr_assert(w > 0 && (size_t)w < sizeof path);
+        fn(path);
         n++;
     }
     closedir(d);
-    cr_assert_geq(n, 15);
+    return n;
+}
+
+static void check_valid(const char *path)
+{
+    struct lkb_config *c = lkb_config_new();
+    cr_assert_eq(lkb_config_load_file(c, path, &err), 0, "%s: %s", path, err.msg);
+    lkb_config_free(c);
+}
+
+Test(config, valid_corpus_loads)
+{
+    cr_assert_geq(each_yml(DATA "/valid", check_valid), 4);
+}
+
+static void check_invalid(const char *path)
+{
+    const char *name = strrchr(path, '/') + 1;
+    char epath[4096];
+    int w = snprintf(epath, sizeof epath, "%.*s.err", (int)(strlen(path) - 4), path);
+    cr_assert(w > 0 && (size_t)w < sizeof epath);
+    char *text, *want;
+    size_t tl, wl;
+    cr_assert_eq(lkb_fs_read_file(path, &text, &tl, &err), 0);
+    cr_assert_eq(lkb_fs_read_file(epath, &want, &wl, &err), 0, "missing %s", epath);
+    while (wl && want[wl - 1] == '\n')
+        want[--wl] = '\0';
+    struct lkb_config *c = lkb_config_new();
+    struct lkb_error e;
+    cr_assert_eq(lkb_config_load_buffer(c, name, text, tl, &e), -1, "%s loaded", name);
+    cr_assert_eq(e.kind, LKB_ERR_CONFIG);
+    cr_assert_str_eq(e.msg, want, "%s", name);
+    /* Nothing of a failed file is merged. */
+    cr_assert_eq(json_array_size(c->services) + json_array_size(c->onboot), 0);
+    lkb_config_free(c);
+    free(text);
+    free(want);
+}
+
+Test(config, every_invalid_file_gives_its_exact_errors)
+{
+    cr_assert_geq(each_yml(DATA "/invalid", check_invalid), 15);
 }
 
 Test(config, every_field_is_parsed)
@@ -204,23 +211,227 @@ static char *dump(struct lkb_config *c)
     return out;
 }
 
-Test(config, dry_run_output_reparses_to_the_same_model)
+static char *metadata(struct lkb_config *c, const char *kind)
 {
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(lkb_config_metadata(c, kind, &out, &len, &err), 0, "%s", err.msg);
+    return out;
+}
+
+static char *read_expected(const char *yml, const char *ext)
+{
+    char path[4096];
+    int w = snprintf(path, sizeof path, "%.*s.%s", (int)(strlen(yml) - 4), yml, ext);
+    cr_assert(w > 0 && (size_t)w < sizeof path);
+    char *text;
+    size_t len;
+    cr_assert_eq(lkb_fs_read_file(path, &text, &len, &err), 0, "missing %s", path);
+    return text;
+}
+
+/* tests/data/yaml/dump: each X.yml says in its header which go-yaml or
+ * LinuxKit rule it covers; X.dry-run, X.metadata and X.json are what
+ * LinuxKit writes for it (yaml.v3, yaml.v2 and encoding/json marshalling
+ * of its Moby struct). */
+static void check_dump(const char *path)
+{
+    struct lkb_config *c = lkb_config_new();
+    cr_assert_eq(lkb_config_load_file(c, path, &err), 0, "%s", err.msg);
+    char *out = dump(c), *want = read_expected(path, "dry-run");
+    cr_assert_str_eq(out, want, "%s: dry-run differs", path);
+    free(out);
+    free(want);
+    out = metadata(c, "yaml");
+    want = read_expected(path, "metadata");
+    cr_assert_str_eq(out, want, "%s: metadata yaml differs", path);
+    free(out);
+    free(want);
+    out = metadata(c, "json");
+    want = read_expected(path, "json");
+    cr_assert_str_eq(out, want, "%s: metadata json differs", path);
+    free(out);
+    free(want);
+    lkb_config_free(c);
+}
+
+Test(config, dry_run_and_metadata_are_byte_identical_to_linuxkit)
+{
+    cr_assert_geq(each_yml(DATA "/dump", check_dump), 5);
+}
+
+/* What lkb writes loads again with the same meaning: dump, load the dump,
+ * dump again: the same bytes (dry-run and metadata yaml). */
+static void check_round_trip(const char *path)
+{
+    /* examples/ name their registry ${LKB_REGISTRY} (bootstrap.sh fills it). */
+    char *text, *fixed;
+    size_t len;
+    cr_assert_eq(lkb_fs_read_file(path, &text, &len, &err), 0);
+    cr_assert_not_null(fixed = calloc(1, len * 2 + 1));
+    for (char *p = text, *o = fixed; *p;)
+        if (strncmp(p, "${LKB_REGISTRY}", 15) == 0)
+            o = stpcpy(o, "localhost:5000"), p += 15;
+        else
+            *o++ = *p++;
+    struct lkb_config *c = lkb_config_new();
+    cr_assert_eq(lkb_config_load_buffer(c, path, fixed, strlen(fixed), &err), 0, "%s: %s", path,
+                 err.msg);
+    free(text);
+    free(fixed);
+    for (int meta = 0; meta < 2; meta++) {
+        char *first = meta ? metadata(c, "yaml") : dump(c);
+        struct lkb_config *again = lkb_config_new();
+        cr_assert_eq(lkb_config_load_buffer(again, "written", first, strlen(first), &err), 0,
+                     "%s (%s) does not load again: %s\n%s", path, meta ? "metadata" : "dry-run",
+                     err.msg, first);
+        char *second = meta ? metadata(again, "yaml") : dump(again);
+        cr_assert_str_eq(second, first, "%s: %s changes when read back", path,
+                         meta ? "metadata" : "dry-run");
+        lkb_config_free(again);
+        free(first);
+        free(second);
+    }
+    lkb_config_free(c);
+}
+
+Test(config, every_written_configuration_loads_again_with_the_same_meaning)
+{
+    int n = each_yml(DATA "/valid", check_round_trip);
+    n += each_yml(DATA "/dump", check_round_trip);
+    n += each_yml(LKB_TEST_SOURCE_DIR "/examples", check_round_trip);
+    cr_assert_geq(n, 11);
+    /* Merged files too, and the semantic parts survive. */
     cr_assert_eq(lkb_config_load_file(cfg, DATA "/valid/everything.yml", &err), 0, "%s", err.msg);
     cr_assert_eq(lkb_config_load_file(cfg, DATA "/valid/volumes-wireguard.yml", &err), 0, "%s",
                  err.msg);
     char *out = dump(cfg);
     struct lkb_config *again = lkb_config_new();
-    cr_assert_eq(lkb_config_load_buffer(again, "dump", out, strlen(out), &err), 0, "%s\n%s",
-                 err.msg, out);
-    cr_assert(json_equal(cfg->onboot, again->onboot), "%s", out);
-    cr_assert(json_equal(cfg->services, again->services));
-    cr_assert(json_equal(cfg->files, again->files));
-    cr_assert(json_equal(cfg->volumes, again->volumes));
+    cr_assert_eq(lkb_config_load_buffer(again, "dump", out, strlen(out), &err), 0, "%s", err.msg);
     cr_assert(json_equal(cfg->kernel, again->kernel));
+    cr_assert(json_equal(cfg->init, again->init));
+    cr_assert(json_equal(json_object_get(json_array_get(cfg->onboot, 0), "resources"),
+                         json_object_get(json_array_get(again->onboot, 0), "resources")));
+    cr_assert_eq(json_array_size(again->volumes), json_array_size(cfg->volumes));
     cr_assert(strstr(out, "kernel:\n    image: linuxkit/kernel:6.6.13\n"), "%s", out);
     lkb_config_free(again);
     free(out);
+}
+
+static const char *diag(const char *text)
+{
+    struct lkb_config *c = lkb_config_new();
+    int rc = lkb_config_load_buffer(c, "t.yml", text, strlen(text), &err);
+    lkb_config_free(c);
+    return rc == 0 ? "" : err.msg;
+}
+
+Test(config, linuxkit_written_kernel_and_optional_load)
+{
+    /* LinuxKit writes both in every dump without a kernel. */
+    cr_assert_eq(load("k.yml", "kernel:\n  image: \"\"\nfiles:\n  - path: a\n    contents: x\n"
+                               "    optional: false\n"),
+                 0, "%s", err.msg);
+    cr_assert_null(json_object_get(cfg->kernel, "image"));
+    cr_assert_str_eq(diag("files:\n  - path: a\n    contents: x\n    optional: true\n"),
+                     "t.yml:4:15: files[0]: optional only applies to source");
+}
+
+Test(config, empty_file_and_empty_document_as_linuxkit)
+{
+    /* go-yaml: no document at all is end of file, an error ... */
+    cr_assert_str_eq(diag(""), "t.yml:1:1: empty configuration");
+    cr_assert_str_eq(diag("# only a comment\n"), "t.yml:1:1: empty configuration");
+    /* ... an explicitly empty one an empty configuration. */
+    cr_assert_eq(load("e.yml", "---\n"), 0, "%s", err.msg);
+    cr_assert_eq(load("e.yml", "~\n"), 0, "%s", err.msg);
+    cr_assert_eq(json_array_size(cfg->services) + json_object_size(cfg->kernel), 0);
+    cr_assert_str_eq(diag("just a string\n"),
+                     "t.yml:1:1: the configuration must be a mapping, got string");
+}
+
+Test(config, at_strings_as_image_references_fail_located)
+{
+    cr_assert_str_eq(diag("init:\n  - linuxkit/init:1\nservices:\n  - name: a\n"
+                          "    image: \"@lkt:foo\"\n"),
+                     "t.yml:5:12: services[0]: '@lkt:foo' is not an image reference (only "
+                     "@pkg: templates start with '@', and those are not supported)");
+    cr_assert_eq(err.kind, LKB_ERR_CONFIG);
+    /* Elsewhere an '@' string is just a string (LinuxKit blanks it). */
+    cr_assert_eq(load("c.yml", "files:\n  - path: etc/cron\n    contents: \"@reboot x\"\n"), 0,
+                 "%s", err.msg);
+}
+
+Test(config, reference_check_is_the_registry_parser)
+{
+    cr_assert_str_eq(diag("init:\n  - localhost:abc/foo\n"),
+                     "t.yml:2:5: init[0]: invalid image reference localhost:abc/foo: "
+                     "'localhost:abc' is not a registry host[:port]");
+    struct lkb_oci_ref r;
+    cr_assert_eq(lkb_oci_ref_parse("localhost:abc/foo", &r, &err), -1);
+    cr_assert_eq(lkb_oci_ref_parse("localhost:5000/foo:1", &r, &err), 0, "%s", err.msg);
+    lkb_oci_ref_free(&r);
+    cr_assert_eq(lkb_oci_ref_parse("[::1]:5000/foo", &r, &err), 0, "%s", err.msg);
+    lkb_oci_ref_free(&r);
+    cr_assert_eq(lkb_oci_ref_parse("-bad.example/foo", &r, &err), -1);
+}
+
+Test(config, explicit_tags_as_go_yaml_v3)
+{
+    cr_assert_eq(load("t.yml", "onboot:\n  - name: a\n    image: alpine\n"
+                               "    command: [!!str 123, !!str true, ! 7, !custom 8]\n"
+                               "    oomScoreAdj: !!int \"5\"\n    uid: !!int 0x10\n"
+                               "    readonly: !!bool \"true\"\n"),
+                 0, "%s", err.msg);
+    json_t *e = json_array_get(cfg->onboot, 0), *cmd = json_object_get(e, "command");
+    cr_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "123");
+    cr_assert_str_eq(json_string_value(json_array_get(cmd, 1)), "true");
+    cr_assert_str_eq(json_string_value(json_array_get(cmd, 2)), "7");
+    cr_assert_str_eq(json_string_value(json_array_get(cmd, 3)), "8");
+    cr_assert_eq(json_integer_value(json_object_get(e, "oomScoreAdj")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(e, "uid")), 16);
+    cr_assert(json_is_true(json_object_get(e, "readonly")));
+    cr_assert_str_eq(diag("onboot:\n  - name: a\n    image: alpine\n    oomScoreAdj: !!int abc\n"),
+                     "t.yml:4:18: cannot decode !!str `abc` as a !!int");
+    cr_assert_str_eq(diag("init: [!!binary aGk=]\n"), "t.yml:1:8: unsupported tag !!binary");
+}
+
+Test(config, whole_floats_are_integers_as_in_linuxkit)
+{
+    cr_assert_eq(load("f.yml", "onboot:\n  - name: a\n    image: alpine\n    oomScoreAdj: -1.0\n"
+                               "    devices: [{path: /dev/x, type: c, major: 1e1, minor: 2.0, "
+                               "mode: \"0600\"}]\n    uid: 1_000\n    gid: 08\n"),
+                 0, "%s", err.msg);
+    json_t *e = json_array_get(cfg->onboot, 0);
+    cr_assert_eq(json_integer_value(json_object_get(e, "oomScoreAdj")), -1);
+    json_t *d = json_array_get(json_object_get(e, "devices"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(d, "major")), 10);
+    cr_assert_eq(json_integer_value(json_object_get(d, "minor")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(e, "uid")), 1000);
+    /* Not an octal integer, so go-yaml's float 8, a whole number. */
+    cr_assert_eq(json_integer_value(json_object_get(e, "gid")), 8);
+    cr_assert_str_eq(diag("onboot:\n  - name: a\n    image: alpine\n    oomScoreAdj: 1.5\n"),
+                     "t.yml:4:18: onboot[0].oomScoreAdj: expected an integer, got number");
+}
+
+Test(config, booleans_have_their_own_locations)
+{
+    /* Several true values before the faulty one: each is located apart. */
+    const char *text = "onboot:\n  - name: a\n    image: alpine\n    readonly: true\n"
+                       "files:\n  - path: d\n    directory: true\n"
+                       "  - path: x\n    contents: y\n    optional: true\n";
+    cr_assert_str_eq(diag(text), "t.yml:10:15: files[1]: optional only applies to source");
+    cr_assert_eq(load("b.yml", "onboot:\n  - name: a\n    image: alpine\n    readonly: true\n"
+                               "  - name: b\n    image: alpine\n    readonly: true\n"),
+                 0, "%s", err.msg);
+    char w[256];
+    json_t *b = json_array_get(cfg->onboot, 1);
+    cr_assert_str_eq(lkb_config_where_key(cfg, b, "readonly", w, sizeof w), "b.yml:7:15");
+    cr_assert_str_eq(lkb_config_where_key(cfg, json_array_get(cfg->onboot, 0), "readonly", w,
+                                          sizeof w),
+                     "b.yml:4:15");
+    /* A shared true cannot be located by pointer. */
+    cr_assert_str_eq(lkb_config_where(cfg, json_object_get(b, "readonly"), w, sizeof w), "?");
 }
 
 Test(config, metadata_yaml_matches_linuxkit_example)

@@ -35,8 +35,8 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#define CHUNK_MIN ((size_t)2 << 20)
-#define CHUNK_MAX ((size_t)8 << 20)
+#define CHUNK_MIN ((size_t)1 << 20)
+#define CHUNK_MAX ((size_t)4 << 20)
 /* A file this large is streamed through the compressor in its own
  * archive instead of being held in memory (and is not cached). */
 #define STREAM_MIN ((size_t)32 << 20)

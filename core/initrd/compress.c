@@ -4,8 +4,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <libdeflate.h>
-#include <lz4.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,15 +11,6 @@
 #include "initrd/lz4legacy.h"
 #include "initrd/pgzip.h"
 #include "util/fs.h"
-
-#define LZ4_LEGACY_MAGIC 0x184C2102u
-#define LZ4_LEGACY_BLOCK (8u << 20) /* the kernel reads 8 MiB blocks */
-
-static void le32(unsigned char *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
 
 static int gzip_mem(const void *in, size_t len, unsigned char **out, size_t *out_len,
                     struct lkb_error *err)
@@ -38,36 +27,6 @@ static int gzip_mem(const void *in, size_t len, unsigned char **out, size_t *out
         *out = NULL;
         return lkb_error_set(err, LKB_ERR_INTERNAL, "gzip compression failed (out of memory?)");
     }
-    return 0;
-}
-
-/* The legacy framing the kernel's unlz4 reads: a magic, then blocks of at
- * most 8 MiB, each preceded by its compressed size. */
-static int lz4_mem(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
-                   struct lkb_error *err)
-{
-    size_t blocks = len / LZ4_LEGACY_BLOCK + 1;
-    size_t cap = 4 + blocks * (4 + (size_t)LZ4_compressBound(LZ4_LEGACY_BLOCK));
-    unsigned char *o = malloc(cap);
-    if (!o)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory (lz4 segment)");
-    le32(o, LZ4_LEGACY_MAGIC);
-    size_t n = 4;
-    for (size_t off = 0; off < len; off += LZ4_LEGACY_BLOCK) {
-        size_t b = len - off < LZ4_LEGACY_BLOCK ? len - off : LZ4_LEGACY_BLOCK;
-        /* The fast compressor: lz4 is chosen for speed (HC was 4x slower
-         * for ~10% smaller output on the benchmark image). */
-        int z = LZ4_compress_default((const char *)in + off, (char *)o + n + 4, (int)b,
-                                     LZ4_compressBound(LZ4_LEGACY_BLOCK));
-        if (z <= 0) {
-            free(o);
-            return lkb_error_set(err, LKB_ERR_BUILD, "lz4 compression failed");
-        }
-        le32(o + n, (uint32_t)z);
-        n += 4 + (size_t)z;
-    }
-    *out = o;
-    *out_len = n;
     return 0;
 }
 
@@ -157,7 +116,7 @@ int lkb_initrd_compress(enum lkb_initrd_compression comp, const void *in, size_t
     case LKB_INITRD_GZIP:
         return gzip_mem(in, len, out, out_len, err);
     case LKB_INITRD_LZ4:
-        return lz4_mem(in, len, out, out_len, err);
+        return lkb_lz4legacy_compress(in, len, out, out_len, err);
     case LKB_INITRD_ZSTD:
         return zstd_mem(in, len, out, out_len, err);
     case LKB_INITRD_NONE:

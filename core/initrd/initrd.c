@@ -86,7 +86,13 @@ struct group {
     size_t comp;
     unsigned total, seen;
     uint32_t ino;
+    uint64_t first, last; /* the component's bytes before the first and last name */
 };
+
+/* All names of a hard link must be in one archive; names further apart
+ * than this are written as separate files instead, so an archive never
+ * grows past it for the sake of a link. */
+#define LINK_SPAN_MAX ((uint64_t)32 << 20)
 
 /* A component: its path prefix and its nodes, linked in tree order. */
 struct component {
@@ -385,10 +391,10 @@ static int plan(struct writer *w, const struct lkb_tree *t, struct component **o
                 size_t *next, struct lkb_error *err)
 {
     struct component *cs = calloc(1, sizeof *cs);
+    uint64_t *bytes = calloc(1, sizeof *bytes); /* each component's data so far */
     size_t n = 1, last = 0;
-    if (!cs)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    for (size_t i = 0; i < t->n; i++) {
+    int oom = !cs || !bytes;
+    for (size_t i = 0; i < t->n && !oom; i++) {
         const struct lkb_node *nd = &t->nodes[i];
         if (nd->removed || skip_boot_file(nd))
             continue;
@@ -402,12 +408,13 @@ static int plan(struct writer *w, const struct lkb_tree *t, struct component **o
                         break;
             if (k == n) {
                 struct component *m = realloc(cs, (n + 1) * sizeof *m);
-                if (!m) {
-                    free(cs);
-                    return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                }
-                cs = m;
-                cs[n++] = (struct component){nd->path, len, 0, 0};
+                cs = m ? m : cs;
+                uint64_t *mb = m ? realloc(bytes, (n + 1) * sizeof *mb) : NULL;
+                bytes = mb ? mb : bytes;
+                if ((oom = !mb))
+                    break;
+                cs[n] = (struct component){nd->path, len, 0, 0};
+                bytes[n++] = 0;
             }
             last = k;
         }
@@ -421,17 +428,25 @@ static int plan(struct writer *w, const struct lkb_tree *t, struct component **o
             struct group *g = group_of(w, nd->blob, k);
             if (!g) {
                 struct group *m = realloc(w->groups, (w->n_groups + 1) * sizeof *m);
-                if (!m) {
-                    free(cs);
-                    return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                }
+                if ((oom = !m))
+                    break;
                 w->groups = m;
                 g = &w->groups[w->n_groups++];
-                *g = (struct group){nd->blob, k, 0, 0, 0};
+                *g = (struct group){nd->blob, k, 0, 0, 0, bytes[k], 0};
             }
             g->total++;
+            g->last = bytes[k];
         }
+        bytes[k] += 512 + (nd->type == LKB_NODE_FILE ? nd->blob->size : 0);
     }
+    free(bytes);
+    if (oom) {
+        free(cs);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    for (size_t j = 0; j < w->n_groups; j++)
+        if (w->groups[j].last - w->groups[j].first > LINK_SPAN_MAX)
+            w->groups[j].total = 0; /* separate files, see LINK_SPAN_MAX */
     *out = cs;
     *n_out = n;
     return 0;

@@ -232,3 +232,38 @@ Test(segments, a_large_file_is_streamed_whole, .timeout = 120)
         free(p);
     }
 }
+
+/* Names of one blob more than 32 MiB apart would hold a whole archive
+ * open: they become separate files, each with the data. */
+Test(segments, far_apart_hard_links_become_separate_files, .timeout = 120)
+{
+    cr_assert_eq(lkb_tree_add_file(&t, "a/first", "linked", 6, 0644, 0, 0, 7, &err), 0);
+    struct lkb_blob *shared = lkb_tree_get(&t, "a/first")->blob;
+    size_t mb = 1u << 20;
+    unsigned char *buf = malloc(mb);
+    cr_assert_not_null(buf);
+    char path[32];
+    for (int i = 0; i < 34; i++) {
+        noise(buf, mb, (uint32_t)i);
+        snprintf(path, sizeof path, "m/%02d", i);
+        cr_assert_eq(lkb_tree_add_file(&t, path, buf, mb, 0644, 0, 0, 7, &err), 0);
+    }
+    free(buf);
+    cr_assert_eq(lkb_tree_add_blob(&t, "z/near", shared, 0644, 0, 0, 7, &err), 0);
+    char *p = in_dir("far.img");
+    struct lkb_initrd_opts o = {.comp = LKB_INITRD_NONE, .mtime_clamp = -1};
+    cr_assert_eq(lkb_initrd_write_opts(&t, p, &o, NULL, &err), 0, "%s", err.msg);
+    char *d;
+    size_t len;
+    cr_assert_eq(lkb_fs_read_file(p, &d, &len, &err), 0);
+    static struct entry e[64];
+    unsigned archives;
+    size_t n = parse((unsigned char *)d, len, e, 64, &archives);
+    const struct entry *a = find(e, n, "a/first"), *z = find(e, n, "z/near");
+    cr_assert_eq(a->size, 6);
+    cr_assert_eq(z->size, 6);
+    cr_assert_eq(a->nlink, 1);
+    cr_assert_gt(z->archive, a->archive);
+    free(d);
+    free(p);
+}

@@ -497,8 +497,9 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     w.threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
-    if (o->segment_cache && !(w.cache = lkb_segcache_open(o->segment_cache, err)))
-        return lkb_error_prefix(err, "initrd segment cache: ");
+    struct lkb_error cache_err;
+    if (o->segment_cache && !(w.cache = lkb_segcache_open(o->segment_cache, &cache_err)))
+        lkb_debug("initrd segment cache not used: %s", cache_err.msg); /* only a speed-up */
     struct lkb_atomic_file f;
     if (lkb_atomic_file_open(&f, path, 0644, err) < 0) {
         lkb_segcache_close(w.cache);

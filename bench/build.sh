@@ -3,8 +3,8 @@
 # wall time, CPU time (user + system), peak RSS and output size. Uses the
 # loopback registry of the test suite; the machine's load shows in the
 # numbers (run it on a quiet machine for stable ones).
-#   bash bench/build.sh            (needs a built build/lkb or LKB_BENCH_BIN=lkb; LKB_BENCH_RUNS=N, default 3:
-#                                   each case is the median of N runs)
+#   bash bench/build.sh     (build/lkb, or LKB_BENCH_BIN=path/to/lkb;
+#                            LKB_BENCH_RUNS=N, default 3: medians of N runs)
 . "$(dirname "$0")/setup.sh"
 
 runs=${LKB_BENCH_RUNS:-3}

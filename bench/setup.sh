@@ -1,5 +1,6 @@
-# Shared set-up of the benchmarks (source it): a built lkb ($LKB_BENCH_BIN or build/lkb), the loopback
-# registry with the test images and the ~100 MB bench image pushed,
+# Shared set-up of the benchmarks (source it): a built lkb
+# ($LKB_BENCH_BIN or build/lkb), the loopback registry with the test
+# images and the ~100 MB bench image pushed,
 # $work (removed on exit) and $work/big.yml using it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

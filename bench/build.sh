@@ -1,35 +1,68 @@
 #!/usr/bin/env bash
-# Build benchmarks: a small image (the test system) and a ~100 MB one, cold
-# cache (empty) and warm cache, printing wall time, peak RSS and initrd
-# throughput. Uses the loopback registry of the test suite.
-#   bash bench/build.sh            (needs a built build/lkb)
+# Build benchmarks, one line per case of issue 13, each with its target:
+# wall time, CPU time (user + system), peak RSS and output size. Uses the
+# loopback registry of the test suite; the machine's load shows in the
+# numbers (run it on a quiet machine for stable ones).
+#   bash bench/build.sh     (build/lkb, or LKB_BENCH_BIN=path/to/lkb;
+#                            LKB_BENCH_RUNS=N, default 3: medians of N runs)
 . "$(dirname "$0")/setup.sh"
 
+runs=${LKB_BENCH_RUNS:-3}
 sed "s|\${LKB_REGISTRY}|$R|g" examples/minimal.yml >"$work/small.yml"
+# The big system: the small one plus the ~100 MB image; @N@ marks what
+# the "one change" cases change in every run.
+awk -v big="  - $R/lkb-bench/big:1" '{print} /^init:/{getline; print; print big}' \
+  "$work/small.yml" >"$work/bigsys.yml"
+sed 's|hello from the files section|changed @N@|' "$work/bigsys.yml" >"$work/big-files.yml"
+awk '{print} /name: sleeper/{print "    command: [\"/bin/sleep\", \"@N@\"]"}' "$work/bigsys.yml" \
+  >"$work/big-service.yml"
 
-run() { # run LABEL YML CACHE
-  python3 - "$lkb" "$2" "$3" "$work/out-$1" "$1" <<'PY'
-import os, resource, subprocess, sys, time
-lkb, yml, cache, out, label = sys.argv[1:]
-os.makedirs(out, exist_ok=True)
-t0 = time.monotonic()
-p = subprocess.Popen([lkb, "build", "-q", "-arch", "amd64", "-cache", cache, "-dir", out, "-name", "b", yml])
-_, status, ru = os.wait4(p.pid, 0)
-dt = time.monotonic() - t0
-if status:
-    sys.exit(f"{label}: lkb failed")
-import gzip
-path = os.path.join(out, "b-initrd.img")
-size = os.path.getsize(path)
-with gzip.open(path) as g:
-    raw = sum(len(c) for c in iter(lambda: g.read(1 << 20), b""))
-print(f"{label:12s} wall {dt:6.2f} s   peak RSS {ru.ru_maxrss/1024:7.1f} MB   "
-      f"cpio {raw/1e6:7.1f} MB -> initrd {size/1e6:6.1f} MB   {raw/1e6/dt:6.1f} MB/s of root file system")
+# case LABEL TARGET_S YML CACHE PREP [lkb args...]: PREP runs before each run
+# (not timed): "cold" empties the cache, "segments" drops the built
+# segments (the image cache stays warm), "none" keeps everything.
+case_() {
+  local label=$1 target=$2 yml=$3 cache=$4 prep=$5
+  shift 5
+  python3 - "$lkb" "$yml" "$cache" "$work/out-$label" "$label" "$target" "$prep" "$runs" "$@" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+lkb, yml, cache, out, label, target, prep, runs = sys.argv[1:9]
+extra = sys.argv[9:]
+walls, cpus, rss = [], [], []
+for i in range(int(runs)):
+    template = open(sys.argv[2]).read()
+    if "@N@" in template:
+        yml = os.path.join(os.path.dirname(sys.argv[2]), f"run-{label}.yml")
+        open(yml, "w").write(template.replace("@N@", f"{os.getpid()}{i}"))
+    if prep == "cold":
+        shutil.rmtree(cache, ignore_errors=True)
+    elif prep == "segments":
+        shutil.rmtree(os.path.join(cache, "segments"), ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    args = [lkb, "build", "-q", "-arch", "amd64", "-cache", cache]
+    args += extra or ["-dir", out, "-name", "b"]
+    t0 = time.monotonic()
+    p = subprocess.Popen(args + [yml], cwd=out)
+    _, status, ru = os.wait4(p.pid, 0)
+    walls.append(time.monotonic() - t0)
+    if status:
+        sys.exit(f"{label}: lkb failed")
+    cpus.append(ru.ru_utime + ru.ru_stime)
+    rss.append(ru.ru_maxrss / 1024)
+size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)
+           if f.endswith(("initrd.img", ".tar")))
+w = statistics.median(walls)
+print(f"{label:14s} wall {w:6.2f} s (target {float(target):4.1f}{' MET' if w <= float(target) else ''})"
+      f"   CPU {statistics.median(cpus):6.2f} s   peak RSS {max(rss):6.1f} MB   "
+      f"output {size/1e6:6.1f} MB")
 PY
 }
-echo "lkb build benchmarks ($(nproc) cores)"
-for img in small big; do
-  rm -rf "$work/cache-$img"
-  run "$img-cold" "$work/$img.yml" "$work/cache-$img"
-  run "$img-warm" "$work/$img.yml" "$work/cache-$img"
-done
+
+echo "lkb build benchmarks ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), median of $runs)"
+case_ small-first 0.2 "$work/small.yml" "$work/cache" segments
+case_ big-cold 1.5 "$work/bigsys.yml" "$work/cache-cold" cold
+case_ big-first 1.0 "$work/bigsys.yml" "$work/cache" segments
+case_ big-rebuild 0.1 "$work/bigsys.yml" "$work/cache" none
+case_ big-files 0.3 "$work/big-files.yml" "$work/cache" none
+case_ big-service 0.3 "$work/big-service.yml" "$work/cache" none
+case_ big-tar 0.4 "$work/bigsys.yml" "$work/cache" none -format tar -o big.tar

@@ -1,10 +1,12 @@
-# Shared set-up of the benchmarks (source it): a built lkb, the loopback
-# registry with the test images and the ~100 MB bench image pushed,
+# Shared set-up of the benchmarks (source it): a built lkb
+# ($LKB_BENCH_BIN or build/lkb), the loopback registry with the test
+# images and the ~100 MB bench image pushed,
 # $work (removed on exit) and $work/big.yml using it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-lkb=$root/build/lkb
+# LKB_BENCH_BIN: another lkb to measure (e.g. main's, for a before/after table).
+lkb=${LKB_BENCH_BIN:-$root/build/lkb}
 [ -x "$lkb" ] || bash scripts/build.sh build
 export LKB_TEST_STATE=${LKB_TEST_STATE:-$root/build/test-state}
 state=$(bash scripts/test-env.sh)

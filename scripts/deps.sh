@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake pkg-config
-  libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev liblz4-dev
+  libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev liblz4-dev libdeflate-dev
   libfdisk-dev
   # tests
   libcriterion-dev clang python3 curl openssl apache2-utils cpio file zstd lz4 xz-utils

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "initrd/segcache.h"
 #include "oci/oci.h"
 
 static const char cache_usage[] =
@@ -14,7 +15,8 @@ static const char cache_usage[] =
     "\n"
     "  ls                      list cached images (reference, platform, digest)\n"
     "  rm REF...               forget images (their blobs are freed by clean)\n"
-    "  clean [-all]            delete unreferenced blobs (-all: everything)\n"
+    "  clean [-all]            delete unreferenced blobs (-all: everything) and\n"
+    "                          every built initrd segment\n"
     "  verify                  rehash every blob, delete corrupt ones, repair index.json\n"
     "  import FILE.tar         add an OCI archive or a 'docker save' tar\n"
     "  export REF... FILE.tar  write images as one OCI archive\n";
@@ -108,6 +110,11 @@ int lkb_cmd_cache(int argc, char **argv)
         rc = lkb_cache_gc(c, nargs == 1, &blobs, &bytes, &err);
         if (rc == 0)
             printf("removed %zu blobs, %.1f MB\n", blobs, (double)bytes / 1e6);
+        /* Built initrd segments are only a speed-up: clean drops them all. */
+        size_t segs = 0;
+        uint64_t seg_bytes = 0;
+        if (rc == 0 && (rc = lkb_segcache_clean(lkb_cache_dir(c), &segs, &seg_bytes, &err)) == 0)
+            printf("removed %zu initrd segments, %.1f MB\n", segs, (double)seg_bytes / 1e6);
     } else if (!strcmp(sub, "verify")) {
         size_t checked = 0, removed = 0;
         rc = lkb_cache_verify(c, &checked, &removed, &err);

@@ -1,26 +1,60 @@
+/* The initrd as a sequence of segments, each a complete cpio archive
+ * (entries, then TRAILER!!!) compressed on its own: the kernel's initramfs
+ * unpacker takes concatenated compressed archives, later ones adding to
+ * what earlier ones unpacked (../shared/spec/boot-facts.md). That makes
+ * the work parallel (segments are compressed on all cores) and cacheable
+ * (a segment's compressed bytes are a function of its archive bytes, so a
+ * rebuild takes unchanged segments from the cache and compresses only the
+ * changed ones).
+ *
+ * Components: the root file system apart from the parts below ("base",
+ * written first: it holds every parent directory the others need), the
+ * kernel modules (lib/modules) and each container bundle
+ * (containers/KIND/NAME), in tree order. A component is cut into archives
+ * of CHUNK_MIN..CHUNK_MAX bytes at entry boundaries; where it is cut
+ * depends on entry paths, not on sizes alone, so one changed file changes
+ * one archive rather than shifting every cut after it. Hard links stay in
+ * one archive (the kernel forgets inode numbers at each trailer). The
+ * output depends only on the tree and the options, never on the number of
+ * threads or on what the cache held. */
 #include "initrd/initrd.h"
 
-#include <archive.h>
-#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#include "initrd/lz4legacy.h"
-#include "initrd/pgzip.h"
-#include "rootfs/archive_out.h"
+#include "buildinfo.h"
+#include "initrd/compress.h"
+#include "initrd/cpio.h"
+#include "initrd/segcache.h"
+#include "oci/digest.h"
 #include "util/fs.h"
+#include "util/log.h"
+
+#define CHUNK_MIN ((size_t)1 << 20)
+#define CHUNK_MAX ((size_t)4 << 20)
+/* A file this large is streamed through the compressor in its own
+ * archive instead of being held in memory (and is not cached). */
+#define STREAM_MIN ((size_t)32 << 20)
+#define MAX_THREADS 8
+/* Bump when the archive layout changes: it is part of every cache key. */
+#define SEGMENT_FORMAT "2"
+
+static const char *const comp_names[] = {"gzip", "zstd", "lz4", "none"};
 
 int lkb_initrd_compression_parse(const char *s, enum lkb_initrd_compression *out,
                                  struct lkb_error *err)
 {
-    static const char *const names[] = {"gzip", "zstd", "lz4", "none"};
     if (!s) {
         *out = LKB_INITRD_GZIP;
         return 0;
     }
     for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
+        if (strcmp(s, comp_names[i]) == 0) {
             *out = (enum lkb_initrd_compression)i;
             return 0;
         }
@@ -28,113 +62,485 @@ int lkb_initrd_compression_parse(const char *s, enum lkb_initrd_compression *out
                          "unknown -initrd-compression \"%s\" (want gzip, zstd, lz4 or none)", s);
 }
 
-static bool skip_boot_files(const struct lkb_node *n, void *ctx)
+static bool skip_boot_file(const struct lkb_node *n)
 {
-    (void)ctx;
     return !strcmp(n->path, "boot/kernel") || !strcmp(n->path, "boot/cmdline") ||
            !strcmp(n->path, "boot/ucode.cpio");
 }
 
-/* Compressors of our own (see pgzip.c, lz4legacy.c) behind libarchive's
- * write callback. */
-struct sink {
-    struct lkb_lz4legacy *lz4;
-    struct lkb_pgzip *gz;
-    struct lkb_error err; /* why a write failed: libarchive only says "Write error" */
+/* One archive of a segment, compressed (or found in the cache) by a
+ * worker thread. */
+struct part {
+    struct lkb_cpio cpio;
+    unsigned char *out; /* compressed bytes (NULL for "none": cpio.buf) */
+    size_t out_len;
+    int cached, failed;
+    struct lkb_error err;
+    enum lkb_initrd_compression comp;
+    struct lkb_segcache *cache;
 };
 
-static la_ssize_t sink_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+/* Files sharing a blob within one component: hard links. */
+struct group {
+    const struct lkb_blob *blob;
+    size_t comp;
+    unsigned total, seen;
+    uint32_t ino;
+    uint64_t first, last; /* the component's bytes before the first and last name */
+};
+
+/* All names of a hard link must be in one archive; names further apart
+ * than this are written as separate files instead, so an archive never
+ * grows past it for the sake of a link. */
+#define LINK_SPAN_MAX ((uint64_t)32 << 20)
+
+/* A component: its path prefix and its nodes, linked in tree order. */
+struct component {
+    const char *prefix;
+    size_t len;
+    size_t head, tail; /* node index + 1; 0 = none */
+};
+
+struct writer {
+    int fd;
+    enum lkb_initrd_compression comp;
+    struct lkb_segcache *cache;
+    int64_t clamp;
+    int threads;
+    struct part parts[MAX_THREADS];
+    int n;    /* parts in this batch */
+    int open; /* parts[n - 1] still takes entries */
+    struct group *groups;
+    size_t n_groups;
+    unsigned open_groups; /* groups whose data-carrying last link is not written yet */
+    struct lkb_initrd_stats *st;
+};
+
+static void part_key(const struct part *p, char key[LKB_DIGEST_MAX], struct lkb_error *err)
 {
-    struct sink *s = ctx;
-    if (!s->lz4 && !s->gz) {
-        archive_set_error(a, EIO, "compressor already closed");
-        return -1;
+    struct lkb_sha256 h;
+    key[0] = 0;
+    if (lkb_sha256_init(&h, err) < 0)
+        return;
+    static const char pre[] = "lkb initrd segment " SEGMENT_FORMAT " " LKB_VERSION " ";
+    lkb_sha256_update(&h, pre, sizeof pre - 1);
+    lkb_sha256_update(&h, comp_names[p->comp], strlen(comp_names[p->comp]) + 1);
+    if (p->comp == LKB_INITRD_GZIP) {
+        static const char lvl[] = {'0' + LKB_INITRD_GZIP_LEVEL, 0};
+        lkb_sha256_update(&h, lvl, sizeof lvl);
     }
-    int rc = s->lz4 ? lkb_lz4legacy_write(s->lz4, buf, len, &s->err)
-                    : lkb_pgzip_write(s->gz, buf, len, &s->err);
-    if (rc < 0) {
-        archive_set_error(a, EIO, "%s", s->err.msg);
-        return -1;
-    }
-    return (la_ssize_t)len;
+    lkb_sha256_update(&h, p->cpio.buf, p->cpio.len);
+    lkb_sha256_final(&h, key);
 }
 
-static int sink_finish(struct sink *s, struct lkb_error *err)
+static void *process_part(void *arg)
 {
+    struct part *p = arg;
+    p->failed = 0;
+    p->cached = 0;
+    lkb_error_clear(&p->err);
+    char key[LKB_DIGEST_MAX] = "";
+    if (p->cache && p->comp != LKB_INITRD_NONE) {
+        part_key(p, key, &p->err);
+        if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->out, &p->out_len)) {
+            p->cached = 1;
+            return NULL;
+        }
+    }
+    if (lkb_initrd_compress(p->comp, p->cpio.buf, p->cpio.len, &p->out, &p->out_len, &p->err) <
+        0) {
+        p->failed = 1;
+        return NULL;
+    }
+    if (key[0]) {
+        /* The cache only saves time: a full or read-only cache directory
+         * does not fail the build. */
+        struct lkb_error ignored;
+        if (lkb_segcache_put(p->cache, key + 7, p->out, p->out_len, &ignored) < 0)
+            lkb_debug("initrd segment cache: %s", ignored.msg);
+    }
+    return NULL;
+}
+
+/* Compress the batch's parts in parallel, write them in order. */
+static int flush(struct writer *w, struct lkb_error *err)
+{
+    pthread_t tids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int i = 0; i < w->n; i++) {
+        w->parts[i].comp = w->comp;
+        w->parts[i].cache = w->cache;
+        if (i + 1 < w->n && pthread_create(&tids[i], NULL, process_part, &w->parts[i]) == 0)
+            started[i] = 1;
+        else if (i + 1 == w->n)
+            process_part(&w->parts[i]); /* the last one on this thread */
+    }
+    /* A part whose thread did not start runs here. */
+    for (int i = 0; i + 1 < w->n; i++)
+        if (!started[i])
+            process_part(&w->parts[i]);
     int rc = 0;
-    if (s->lz4)
-        rc = lkb_lz4legacy_finish(s->lz4, err);
-    if (s->gz)
-        rc = lkb_pgzip_finish(s->gz, err);
-    s->lz4 = NULL;
-    s->gz = NULL;
+    for (int i = 0; i < w->n; i++) {
+        struct part *p = &w->parts[i];
+        if (started[i])
+            pthread_join(tids[i], NULL);
+        if (p->failed && rc == 0) {
+            *err = p->err;
+            rc = -1;
+        }
+        const void *out = p->out ? p->out : p->cpio.buf;
+        if (rc == 0)
+            rc = lkb_fs_write_all(w->fd, out, p->out_len, "the initrd", err);
+        w->st->archives++;
+        w->st->cached += (size_t)p->cached;
+        w->st->cpio_bytes += p->cpio.len;
+        w->st->bytes += p->out_len;
+        free(p->out);
+        p->out = NULL;
+    }
+    w->n = 0;
+    w->open = 0;
     return rc;
+}
+
+static struct lkb_cpio *current(struct writer *w, struct lkb_error *err)
+{
+    if (w->open)
+        return &w->parts[w->n - 1].cpio;
+    if (w->n == w->threads && flush(w, err) < 0)
+        return NULL;
+    struct lkb_cpio *c = &w->parts[w->n++].cpio;
+    lkb_cpio_reset(c);
+    w->open = 1;
+    return c;
+}
+
+static int end_part(struct writer *w, struct lkb_error *err)
+{
+    if (!w->open)
+        return 0;
+    w->open = 0;
+    return lkb_cpio_trailer(&w->parts[w->n - 1].cpio, err);
+}
+
+static uint32_t node_mode(const struct lkb_node *n)
+{
+    static const uint32_t types[] = {
+        [LKB_NODE_FILE] = S_IFREG, [LKB_NODE_DIR] = S_IFDIR, [LKB_NODE_SYMLINK] = S_IFLNK,
+        [LKB_NODE_CHR] = S_IFCHR,  [LKB_NODE_BLK] = S_IFBLK, [LKB_NODE_FIFO] = S_IFIFO,
+    };
+    return types[n->type] | (n->mode & 07777);
+}
+
+static int64_t clamp(int64_t mtime, int64_t c) { return c >= 0 && mtime > c ? c : mtime; }
+
+/* Blob data into an archive, releasing the pages of a mapped blob once
+ * copied so a large root file system does not stay in memory. */
+static int copy_blob(struct lkb_cpio *c, const struct lkb_blob *b, struct lkb_error *err)
+{
+    for (size_t off = 0; off < b->size;) {
+        size_t n = b->size - off < LKB_BLOB_SPILL_MIN ? b->size - off : LKB_BLOB_SPILL_MIN;
+        if (lkb_cpio_data(c, b->data + off, n, err) < 0)
+            return -1;
+        lkb_blob_release(b, off, n);
+        off += n;
+    }
+    return 0;
+}
+
+/* A file of STREAM_MIN bytes or more: an archive of its own, streamed. */
+static int stream_file(struct writer *w, const struct lkb_node *n, struct lkb_error *err)
+{
+    if (end_part(w, err) < 0 || flush(w, err) < 0)
+        return -1;
+    struct lkb_cpio c = {0};
+    lkb_cpio_reset(&c);
+    struct lkb_cpio_hdr h = {.ino = 1, .mode = node_mode(n), .uid = n->uid, .gid = n->gid,
+                             .nlink = 1, .mtime = clamp(n->mtime, w->clamp),
+                             .size = n->blob->size};
+    struct lkb_initrd_stream *s = NULL;
+    int rc = lkb_cpio_header(&c, n->path, &h, err);
+    if (rc == 0 && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
+        rc = -1;
+    if (rc == 0)
+        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
+    for (size_t off = 0; rc == 0 && off < n->blob->size;) {
+        size_t k = n->blob->size - off < LKB_BLOB_SPILL_MIN ? n->blob->size - off
+                                                            : LKB_BLOB_SPILL_MIN;
+        rc = lkb_initrd_stream_write(s, n->blob->data + off, k, err);
+        lkb_blob_release(n->blob, off, k);
+        off += k;
+    }
+    lkb_cpio_reset(&c);
+    if (rc == 0)
+        rc = lkb_cpio_data(&c, "\0\0\0", (4 - (n->blob->size & 3)) & 3, err);
+    if (rc == 0)
+        rc = lkb_cpio_trailer(&c, err);
+    if (rc == 0)
+        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
+    if (s) {
+        struct lkb_error ignored;
+        if (lkb_initrd_stream_close(s, rc == 0 ? err : &ignored) < 0)
+            rc = -1;
+    }
+    w->st->archives++;
+    w->st->cpio_bytes += n->blob->size;
+    lkb_cpio_free(&c);
+    return rc;
+}
+
+static struct group *group_of(struct writer *w, const struct lkb_blob *b, size_t comp)
+{
+    /* Groups are few (only shared blobs): a linear scan is fine. */
+    for (size_t i = 0; i < w->n_groups; i++)
+        if (w->groups[i].blob == b && w->groups[i].comp == comp)
+            return &w->groups[i];
+    return NULL;
+}
+
+static uint32_t path_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int write_node(struct writer *w, const struct lkb_node *n, size_t comp,
+                      struct lkb_error *err)
+{
+    struct group *g = n->type == LKB_NODE_FILE && n->blob->refs > 1 ? group_of(w, n->blob, comp)
+                                                                   : NULL;
+    if (g && g->total < 2)
+        g = NULL;
+    if (n->type == LKB_NODE_FILE && !g && !w->open_groups && n->blob->size >= STREAM_MIN)
+        return stream_file(w, n, err);
+    struct lkb_cpio *c = current(w, err);
+    if (!c)
+        return -1;
+    struct lkb_cpio_hdr h = {.mode = node_mode(n), .uid = n->uid, .gid = n->gid,
+                             .nlink = n->type == LKB_NODE_DIR ? 2 : 1,
+                             .mtime = clamp(n->mtime, w->clamp)};
+    const void *data = NULL;
+    size_t size = 0;
+    if (n->type == LKB_NODE_FILE) {
+        size = n->blob->size;
+    } else if (n->type == LKB_NODE_SYMLINK) {
+        data = n->link;
+        size = strlen(n->link);
+    } else if (n->type == LKB_NODE_CHR || n->type == LKB_NODE_BLK) {
+        h.rdev_major = n->rdev_major;
+        h.rdev_minor = n->rdev_minor;
+    }
+    if (g) {
+        /* newc carries the data once, on the last link. */
+        if (g->seen++ == 0) {
+            g->ino = c->next_ino++;
+            w->open_groups++;
+        }
+        h.ino = g->ino;
+        h.nlink = g->total;
+        if (g->seen < g->total)
+            size = 0;
+        else
+            w->open_groups--;
+    } else {
+        h.ino = c->next_ino++;
+    }
+    h.size = size;
+    if (lkb_cpio_header(c, n->path, &h, err) < 0)
+        return -1;
+    if (size && (data ? lkb_cpio_data(c, data, size, err) : copy_blob(c, n->blob, err)) < 0)
+        return -1;
+    if (lkb_cpio_pad(c, err) < 0)
+        return -1;
+    if (!w->open_groups && c->len >= CHUNK_MIN &&
+        ((path_hash(n->path) & 7) == 0 || c->len >= CHUNK_MAX))
+        return end_part(w, err);
+    return 0;
+}
+
+static int write_root(struct writer *w, const struct lkb_tree *t, struct lkb_error *err)
+{
+    struct lkb_cpio *c = current(w, err);
+    if (!c)
+        return -1;
+    struct lkb_cpio_hdr h = {.ino = c->next_ino++, .mode = S_IFDIR | (t->root.mode & 07777),
+                             .uid = t->root.uid, .gid = t->root.gid, .nlink = 2,
+                             .mtime = clamp(t->root.mtime, w->clamp)};
+    return lkb_cpio_header(c, ".", &h, err);
+}
+
+/* The length of the component prefix path falls under (0: base). */
+static size_t component_prefix(const char *path)
+{
+    if (!strncmp(path, "lib/modules", 11) && (path[11] == 0 || path[11] == '/'))
+        return 11;
+    if (strncmp(path, "containers/", 11) != 0)
+        return 0;
+    const char *kind_end = strchr(path + 11, '/');
+    if (!kind_end)
+        return 0;
+    const char *name_end = strchr(kind_end + 1, '/');
+    return name_end ? (size_t)(name_end - path) : strlen(path);
+}
+
+/* Split the live nodes into components (next[] links them) and count the
+ * hard-link groups of each. */
+static int plan(struct writer *w, const struct lkb_tree *t, struct component **out, size_t *n_out,
+                size_t *next, struct lkb_error *err)
+{
+    struct component *cs = calloc(1, sizeof *cs);
+    uint64_t *bytes = calloc(1, sizeof *bytes); /* each component's data so far */
+    size_t n = 1, last = 0;
+    int oom = !cs || !bytes;
+    for (size_t i = 0; i < t->n && !oom; i++) {
+        const struct lkb_node *nd = &t->nodes[i];
+        if (nd->removed || skip_boot_file(nd))
+            continue;
+        size_t len = component_prefix(nd->path), k = 0;
+        if (len) {
+            if (cs[last].len == len && !strncmp(cs[last].prefix, nd->path, len))
+                k = last;
+            else
+                for (k = 1; k < n; k++)
+                    if (cs[k].len == len && !strncmp(cs[k].prefix, nd->path, len))
+                        break;
+            if (k == n) {
+                struct component *m = realloc(cs, (n + 1) * sizeof *m);
+                cs = m ? m : cs;
+                uint64_t *mb = m ? realloc(bytes, (n + 1) * sizeof *mb) : NULL;
+                bytes = mb ? mb : bytes;
+                if ((oom = !mb))
+                    break;
+                cs[n] = (struct component){nd->path, len, 0, 0};
+                bytes[n++] = 0;
+            }
+            last = k;
+        }
+        next[i] = 0;
+        if (cs[k].tail)
+            next[cs[k].tail - 1] = i + 1;
+        else
+            cs[k].head = i + 1;
+        cs[k].tail = i + 1;
+        if (nd->type == LKB_NODE_FILE && nd->blob->refs > 1) {
+            struct group *g = group_of(w, nd->blob, k);
+            if (!g) {
+                struct group *m = realloc(w->groups, (w->n_groups + 1) * sizeof *m);
+                if ((oom = !m))
+                    break;
+                w->groups = m;
+                g = &w->groups[w->n_groups++];
+                *g = (struct group){nd->blob, k, 0, 0, 0, bytes[k], 0};
+            }
+            g->total++;
+            g->last = bytes[k];
+        }
+        bytes[k] += 512 + (nd->type == LKB_NODE_FILE ? nd->blob->size : 0);
+    }
+    free(bytes);
+    if (oom) {
+        free(cs);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    for (size_t j = 0; j < w->n_groups; j++)
+        if (w->groups[j].last - w->groups[j].first > LINK_SPAN_MAX)
+            w->groups[j].total = 0; /* separate files, see LINK_SPAN_MAX */
+    *out = cs;
+    *n_out = n;
+    return 0;
+}
+
+static int write_components(struct writer *w, const struct lkb_tree *t, struct lkb_error *err)
+{
+    size_t *next = malloc((t->n ? t->n : 1) * sizeof *next);
+    struct component *cs = NULL;
+    size_t n = 0;
+    if (!next)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = plan(w, t, &cs, &n, next, err);
+    if (rc == 0 && !t->root.omit)
+        rc = write_root(w, t, err);
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        for (size_t i = cs[k].head; i && rc == 0; i = next[i - 1])
+            rc = write_node(w, &t->nodes[i - 1], k, err);
+        if (rc == 0)
+            rc = end_part(w, err);
+    }
+    /* An empty tree still makes a valid (empty) archive. */
+    if (rc == 0 && w->st->archives == 0 && w->n == 0) {
+        rc = current(w, err) ? end_part(w, err) : -1;
+    }
+    if (rc == 0)
+        rc = flush(w, err);
+    w->st->components = n;
+    free(cs);
+    free(next);
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb_initrd_opts *o,
+                          struct lkb_initrd_stats *stats, struct lkb_error *err)
+{
+    struct lkb_initrd_stats st_local = {0};
+    struct lkb_initrd_stats *st = stats ? stats : &st_local;
+    memset(st, 0, sizeof *st);
+    double t0 = now_s();
+    struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    w.threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    struct lkb_error cache_err;
+    if (o->segment_cache && !(w.cache = lkb_segcache_open(o->segment_cache, &cache_err)))
+        lkb_debug("initrd segment cache not used: %s", cache_err.msg); /* only a speed-up */
+    struct lkb_atomic_file f;
+    if (lkb_atomic_file_open(&f, path, 0644, err) < 0) {
+        lkb_segcache_close(w.cache);
+        return -1;
+    }
+    w.fd = f.fd;
+    /* The kernel takes an uncompressed microcode cpio followed by the
+     * compressed root archives. */
+    int rc = o->ucode_len ? lkb_fs_write_all(f.fd, o->ucode, o->ucode_len, path, err) : 0;
+    if (rc == 0)
+        rc = write_components(&w, t, err);
+    for (int i = 0; i < MAX_THREADS; i++) {
+        free(w.parts[i].out);
+        lkb_cpio_free(&w.parts[i].cpio);
+    }
+    free(w.groups);
+    if (rc == 0)
+        rc = lkb_atomic_file_commit(&f, err);
+    else
+        lkb_atomic_file_abort(&f);
+    if (rc == 0 && w.cache) {
+        struct lkb_error ignored;
+        if (lkb_segcache_trim(w.cache, 0, &ignored) < 0)
+            lkb_debug("initrd segment cache: %s", ignored.msg);
+    }
+    lkb_segcache_close(w.cache);
+    if (rc < 0)
+        return lkb_error_prefix(err, "initrd %s: ", path);
+    st->seconds = now_s() - t0;
+    lkb_debug("initrd: %zu components, %zu archives (%zu from the segment cache), %.1f MB cpio "
+              "-> %.1f MB %s in %.2f s",
+              st->components, st->archives, st->cached, (double)st->cpio_bytes / 1e6,
+              (double)st->bytes / 1e6, comp_names[o->comp], st->seconds);
+    return 0;
 }
 
 int lkb_initrd_write(struct lkb_tree *t, const char *path, enum lkb_initrd_compression comp,
                      const void *ucode, size_t ucode_len, int64_t mtime_clamp,
                      struct lkb_error *err)
 {
-    struct lkb_atomic_file f;
-    if (lkb_atomic_file_open(&f, path, 0644, err) < 0)
-        return -1;
-    /* The kernel takes an uncompressed microcode cpio followed by the
-     * compressed root archive. */
-    if (ucode_len && lkb_fs_write_all(f.fd, ucode, ucode_len, path, err) < 0) {
-        lkb_atomic_file_abort(&f);
-        return -1;
-    }
-    struct archive *a = archive_write_new();
-    int rc = archive_write_set_format_cpio_newc(a);
-    switch (comp) {
-    case LKB_INITRD_GZIP: /* parallel, by pgzip.c through the callback */
-        break;
-    case LKB_INITRD_ZSTD:
-        rc |= archive_write_add_filter_zstd(a);
-        break;
-    case LKB_INITRD_LZ4: /* compressed by lz4legacy.c through the callback */
-        break;
-    case LKB_INITRD_NONE:
-        break;
-    }
-    /* Pad only to 512 (the trailer block), not libarchive's 10240 default. */
-    rc |= archive_write_set_bytes_in_last_block(a, 1);
-    struct sink sink = {0};
-    int opened;
-    if (comp == LKB_INITRD_LZ4 || comp == LKB_INITRD_GZIP) {
-        if (comp == LKB_INITRD_LZ4)
-            sink.lz4 = lkb_lz4legacy_new(f.fd);
-        else
-            sink.gz = lkb_pgzip_new(f.fd, 0, Z_DEFAULT_COMPRESSION);
-        opened = sink.lz4 || sink.gz ? archive_write_open2(a, &sink, NULL, sink_cb, NULL, NULL)
-                                     : ARCHIVE_FATAL;
-    } else {
-        opened = archive_write_open_fd(a, f.fd);
-    }
-    if (rc != ARCHIVE_OK || opened != ARCHIVE_OK) {
-        struct lkb_error ignored;
-        sink_finish(&sink, &ignored);
-        lkb_error_set(err, LKB_ERR_BUILD, "initrd %s: %s", path, archive_error_string(a));
-        archive_write_free(a);
-        lkb_atomic_file_abort(&f);
-        return -1;
-    }
-    int failed = lkb_tree_write_archive(t, a, skip_boot_files, NULL, mtime_clamp, err) < 0;
-    if (!failed && archive_write_close(a) != ARCHIVE_OK)
-        failed = lkb_error_set(err, LKB_ERR_BUILD, "%s",
-                               archive_error_string(a) ? archive_error_string(a) : "close failed");
-    /* Free the archive while the sink is still alive: after a failure,
-     * archive_write_free() closes, and closing flushes through sink_cb. */
-    archive_write_free(a);
-    struct lkb_error ignored;
-    if (sink_finish(&sink, failed ? &ignored : err) < 0)
-        failed = 1;
-    if (failed) {
-        if (sink.err.kind != LKB_ERR_NONE)
-            *err = sink.err;
-        lkb_error_prefix(err, "initrd %s: ", path);
-        lkb_atomic_file_abort(&f);
-        return -1;
-    }
-    return lkb_atomic_file_commit(&f, err);
+    struct lkb_initrd_opts o = {.comp = comp, .ucode = ucode, .ucode_len = ucode_len,
+                                .mtime_clamp = mtime_clamp};
+    return lkb_initrd_write_opts(t, path, &o, NULL, err);
 }

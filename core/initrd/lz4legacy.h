@@ -17,4 +17,8 @@ int lkb_lz4legacy_write(struct lkb_lz4legacy *z, const void *data, size_t len,
 /* Write the last block and free z (also on error). */
 int lkb_lz4legacy_finish(struct lkb_lz4legacy *z, struct lkb_error *err);
 
+/* A whole legacy stream of len bytes in memory; *out is malloc'd. */
+int lkb_lz4legacy_compress(const void *in, size_t len, unsigned char **out, size_t *out_len,
+                           struct lkb_error *err);
+
 #endif

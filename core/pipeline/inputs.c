@@ -59,7 +59,9 @@ int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *e
     enum lkb_initrd_compression comp;
     if (lkb_initrd_compression_parse(b->opts->initrd_compression, &comp, err) < 0)
         return -1;
-    return lkb_initrd_write(&b->root, *path, comp, NULL, 0, b->clamp, err);
+    struct lkb_initrd_opts o = {.comp = comp, .mtime_clamp = b->clamp,
+                                .segment_cache = lkb_cache_dir(b->cache)};
+    return lkb_initrd_write_opts(&b->root, *path, &o, NULL, err);
 }
 
 int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, const char *what,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipeline/build_state.h"
@@ -160,12 +161,17 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
         rc = -1;
     if (rc == 0)
         rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
-    if (rc == 0)
-        rc = fetch(&b, err);
-    if (rc == 0)
-        rc = layout(&b, err);
-    if (rc == 0)
-        rc = outputs(&b, err);
+    /* -v: the time of each phase, to see where a build's time goes. */
+    static const char *const phase_names[] = {"fetch", "layout", "outputs"};
+    int (*const phases[])(struct lkb_build_state *, struct lkb_error *) = {fetch, layout, outputs};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = phases[i](&b, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        lkb_debug("phase %s: %.3f s", phase_names[i],
+                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    }
     lkb_host_cleanup(&b.host);
     if (b.tmpdir) {
         struct lkb_error e;

@@ -18,3 +18,23 @@ expect_in() { # expect_in FILE TEXT
 # memory safety. Scripts call this right before their boots.
 # (No pipe into grep -q: under pipefail ldd's SIGPIPE would read as false.)
 lkb_sanitized() { [[ $(ldd "$LKB_BIN" 2>/dev/null) == *libasan* ]]; }
+# stdin: an initrd's decompressed bytes, concatenated newc archives (one per
+# segment); stdout: one archive of all their entries, for cpio(1), which
+# stops at the first TRAILER!!!.
+cpio_join() {
+  python3 -c '
+import sys
+d = sys.stdin.buffer.read(); out = []; i = 0
+while i + 110 <= len(d):
+    if d[i:i+6] != b"070701":
+        i += 1; continue
+    f = [int(d[i+6+8*k:i+14+8*k], 16) for k in range(13)]
+    size, nlen = f[6], f[11]
+    end = (((i + 110 + nlen + 3) & ~3) + size + 3) & ~3
+    if d[i+110:i+110+nlen-1] != b"TRAILER!!!":
+        out.append(d[i:end])
+    i = end
+out.append(b"070701" + b"0" * 8 * 4 + b"00000001" + b"0" * 8 * 6 + b"0000000B" + b"0" * 8 + b"TRAILER!!!\0\0\0\0")
+sys.stdout.buffer.write(b"".join(out))
+'
+}

@@ -79,7 +79,7 @@ for f in sys-kernel sys-initrd.img sys-cmdline; do
   cmp -s "$TMP/a/$f" "$TMP/b/$f" || fail "$f differs between two builds"
 done
 [ "$(cat "$TMP/a/sys-cmdline")" = "console=ttyS0" ] || fail "cmdline"
-gzip -dc "$TMP/a/sys-initrd.img" >"$TMP/initrd.cpio"
+gzip -dc "$TMP/a/sys-initrd.img" | cpio_join >"$TMP/initrd.cpio"
 cpio -it <"$TMP/initrd.cpio" 2>/dev/null >"$TMP/list"
 grep -qx "init" "$TMP/list" || fail "init not in initrd"
 cpio -itv <"$TMP/initrd.cpio" 2>/dev/null >"$TMP/listv"; root_first "$TMP/listv"
@@ -111,7 +111,7 @@ for comp in zstd lz4 none; do
     zstd) zstd -dc "$TMP/$comp/s-initrd.img" ;;
     lz4) lz4 -dc "$TMP/$comp/s-initrd.img" ;;
     none) cat "$TMP/$comp/s-initrd.img" ;;
-  esac >"$TMP/$comp.cpio"
+  esac | cpio_join >"$TMP/$comp.cpio"
   cpio -it <"$TMP/$comp.cpio" >"$TMP/$comp.list" 2>/dev/null
   grep -qx init "$TMP/$comp.list" || fail "$comp initrd unreadable"
   cpio -itv <"$TMP/$comp.cpio" >"$TMP/$comp.listv" 2>/dev/null; root_first "$TMP/$comp.listv"

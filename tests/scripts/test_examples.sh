@@ -29,7 +29,7 @@ mtype -i "$TMP/ex/rpi3.img@@1M" ::/boot.scr >"$TMP/scr" 2>/dev/null || true
 expect_in "$TMP/scr" "setenv bootargs 'console=tty1 console=ttyS1,115200'"
 # The rpi3 example's onboot entry is in the initrd with its modprobe.
 mcopy -n -i "$TMP/ex/rpi3.img@@1M" ::/initrd.uimg "$TMP/initrd.uimg"
-tail -c +65 "$TMP/initrd.uimg" | gzip -dc | cpio -i --to-stdout --quiet 'containers/onboot/*ethernet/config.json' \
+tail -c +65 "$TMP/initrd.uimg" | gzip -dc | cpio_join | cpio -i --to-stdout --quiet 'containers/onboot/*ethernet/config.json' \
   >"$TMP/config.json" 2>/dev/null || true
 expect_in "$TMP/config.json" '"modprobe"'
 expect_in "$TMP/config.json" 'CAP_SYS_MODULE'

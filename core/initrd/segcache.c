@@ -1,0 +1,230 @@
+#define _GNU_SOURCE /* asprintf */
+#include "initrd/segcache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oci/digest.h"
+#include "util/fs.h"
+
+#define MAGIC "lkb-initrd-segment 1\n"
+#define MAGIC_LEN (sizeof MAGIC - 1)
+#define HDR_LEN (MAGIC_LEN + LKB_DIGEST_MAX) /* magic, "sha256:<hex>\n" */
+#define STALE_TMP_S 3600
+
+struct lkb_segcache {
+    char *dir;
+};
+
+struct lkb_segcache *lkb_segcache_open(const char *cache_dir, struct lkb_error *err)
+{
+    struct lkb_segcache *c = calloc(1, sizeof *c);
+    if (!c || !(c->dir = lkb_fs_join(cache_dir, "segments"))) {
+        free(c);
+        lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (lkb_fs_mkdir_p(c->dir, 0755, err) < 0) {
+        lkb_segcache_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void lkb_segcache_close(struct lkb_segcache *c)
+{
+    if (!c)
+        return;
+    free(c->dir);
+    free(c);
+}
+
+static char *entry_path(const struct lkb_segcache *c, const char *key)
+{
+    return lkb_fs_join(c->dir, key);
+}
+
+int lkb_segcache_get(struct lkb_segcache *c, const char *key, unsigned char **data, size_t *len)
+{
+    char *path = entry_path(c, key);
+    if (!path)
+        return 0;
+    struct lkb_error err;
+    char *raw = NULL;
+    size_t size = 0;
+    int hit = 0;
+    if (lkb_fs_read_file(path, &raw, &size, &err) == 0) {
+        char want[LKB_DIGEST_MAX];
+        if (size >= HDR_LEN && memcmp(raw, MAGIC, MAGIC_LEN) == 0 &&
+            raw[HDR_LEN - 1] == '\n' &&
+            lkb_digest_bytes(raw + HDR_LEN, size - HDR_LEN, want, &err) == 0 &&
+            memcmp(raw + MAGIC_LEN, want, LKB_DIGEST_MAX - 1) == 0) {
+            /* The payload moves to the front: one buffer, no copy of a
+             * second one. */
+            memmove(raw, raw + HDR_LEN, size - HDR_LEN);
+            *data = (unsigned char *)raw;
+            *len = size - HDR_LEN;
+            raw = NULL;
+            hit = 1;
+            utimensat(AT_FDCWD, path, NULL, 0); /* recently used, for trim */
+        } else {
+            unlink(path); /* truncated or corrupt: rebuilt by the caller */
+        }
+    }
+    free(raw);
+    free(path);
+    return hit;
+}
+
+int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, size_t len,
+                     struct lkb_error *err)
+{
+    char hdr[HDR_LEN + 1], digest[LKB_DIGEST_MAX];
+    if (lkb_digest_bytes(data, len, digest, err) < 0)
+        return -1;
+    snprintf(hdr, sizeof hdr, "%s%s\n", MAGIC, digest);
+    char *path = entry_path(c, key), *tmp = NULL;
+    if (!path || asprintf(&tmp, "%s/.tmp-XXXXXX", c->dir) < 0) {
+        free(path);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    /* No fsync: a segment cut short by a crash fails its digest and is
+     * rebuilt, so durability is not worth a disk flush per segment. */
+    int fd = mkstemp(tmp);
+    int rc = fd < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "creating %s", tmp) : 0;
+    if (rc == 0 && fchmod(fd, 0644) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "%s", tmp);
+    if (rc == 0)
+        rc = lkb_fs_write_all(fd, hdr, HDR_LEN, tmp, err);
+    if (rc == 0)
+        rc = lkb_fs_write_all(fd, data, len, tmp, err);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "renaming into %s", path);
+    if (rc < 0 && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+struct seg {
+    char *name;
+    uint64_t size;
+    struct timespec used;
+};
+
+static int older_first(const void *a, const void *b)
+{
+    const struct seg *x = a, *y = b;
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    if (x->used.tv_nsec != y->used.tv_nsec)
+        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Every entry of dir (stale temporaries removed on the way when
+ * drop_tmp). */
+static int list(const char *dir, int drop_tmp, struct seg **out, size_t *n, uint64_t *total,
+                struct lkb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "%s", dir);
+    size_t cap = 0;
+    struct dirent *de;
+    time_t now = time(NULL);
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (de->d_name[0] == '.') {
+            /* A writer's temporary: another build may be writing it now. */
+            if (drop_tmp && now - st.st_mtime > STALE_TMP_S)
+                unlinkat(dirfd(d), de->d_name, 0);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct seg *s = realloc(*out, cap * sizeof *s);
+            if (!s) {
+                rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+                break;
+            }
+            *out = s;
+        }
+        struct seg *s = &(*out)[*n];
+        if (!(s->name = strdup(de->d_name))) {
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            break;
+        }
+        s->size = (uint64_t)st.st_size;
+        s->used = st.st_mtim;
+        *total += s->size;
+        (*n)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+static void free_list(struct seg *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(s[i].name);
+    free(s);
+}
+
+int lkb_segcache_trim(struct lkb_segcache *c, uint64_t max_bytes, struct lkb_error *err)
+{
+    if (!max_bytes) {
+        const char *env = getenv("LKB_SEGMENT_CACHE_MAX");
+        char *end;
+        unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
+        max_bytes = env && *env && !*end ? v : LKB_SEGCACHE_MAX_BYTES;
+    }
+    struct seg *s;
+    size_t n;
+    uint64_t total;
+    if (list(c->dir, 1, &s, &n, &total, err) < 0)
+        return -1;
+    if (total > max_bytes) {
+        qsort(s, n, sizeof *s, older_first);
+        for (size_t i = 0; i < n && total > max_bytes; i++) {
+            char *p = entry_path(c, s[i].name);
+            if (p && unlink(p) == 0)
+                total -= s[i].size;
+            free(p);
+        }
+    }
+    free_list(s, n);
+    return 0;
+}
+
+int lkb_segcache_clean(const char *cache_dir, size_t *n, uint64_t *bytes, struct lkb_error *err)
+{
+    char *dir = lkb_fs_join(cache_dir, "segments");
+    if (!dir)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    struct seg *s;
+    int rc = list(dir, 0, &s, n, bytes, err);
+    free_list(s, *n);
+    if (rc == 0)
+        rc = lkb_fs_remove_tree(dir, err);
+    free(dir);
+    return rc;
+}

@@ -15,6 +15,7 @@ static const char usage[] =
     "  build     build an image from LinuxKit YAML files\n"
     "  formats   list output formats and the plugins providing them\n"
     "  cache     inspect and manage the local image cache\n"
+    "  run       boot an output in QEMU (lkb run [qemu] PREFIX|FILE)\n"
     "  version   print version information\n"
     "\n"
     "Run 'lkb COMMAND --help' for a command's options. Exit codes: 0 success,\n"
@@ -49,6 +50,7 @@ int lkb_cli_main(int argc, char **argv)
         {"build", lkb_cmd_build},
         {"formats", lkb_cmd_formats},
         {"cache", lkb_cmd_cache},
+        {"run", lkb_cmd_run},
         {"version", lkb_cmd_version},
         {"--version", lkb_cmd_version},
     };

@@ -20,8 +20,9 @@ static const char run_usage[] =
     "\n"
     "Boot an lkb output in QEMU. PREFIX names a kernel+initrd output\n"
     "(PREFIX-kernel, PREFIX-initrd.img, PREFIX-cmdline); FILE an .iso, a disk\n"
-    "image (-bios.img, -efi.img, .raw, .qcow2, .vhd, .vmdk) or an rpi3-img SD\n"
-    "card (.img). Machine, firmware and drive type come from the files.\n"
+    "image (-bios.img, -efi.img, .raw, .qcow2, .vhd, .vmdk), an rpi3-img SD\n"
+    "card (.img) or an rpi3 tar. Machine, firmware and drive type come from\n"
+    "the files.\n"
     "\n"
     "Options (LinuxKit's spelling):\n"
     "  -arch ARCH          amd64/x86_64 or arm64/aarch64 (default: the image's, else the host's)\n"
@@ -137,7 +138,7 @@ static int parse_run(int argc, char **argv, struct run_args *r, struct lkb_error
         if (c == -1)
             break;
         int rc = 0;
-        bool b;
+        bool b = false;
         switch (c) {
         case OPT_ARCH: r->o.arch = optarg; break;
         case OPT_MEM: rc = parse_uint("mem", optarg, 1u << 20, &r->o.mem_mb, err); break;

@@ -341,18 +341,24 @@ int lkb_run_detect(const char *arg, struct lkb_run_target *t, struct lkb_error *
         free(kernel);
         if (k)
             return detect_kernel(arg, t, err);
-        if (has_suffix(arg, ".tar"))
-            return lkb_error_set(err, LKB_ERR_USAGE, "%s: no such file", arg);
         return lkb_error_set(err, LKB_ERR_USAGE,
                              "nothing to boot at %s: no such file, and no %s-kernel "
                              "(kernel+initrd outputs are run by their prefix)",
                              arg, arg);
     }
-    if (has_suffix(arg, ".tar") || has_suffix(arg, ".tar.gz"))
-        return lkb_error_set(err, LKB_ERR_USAGE,
-                             "%s: a tar is not bootable as is: run the rpi3-img format's .img "
-                             "(or unpack a gcp .img.tar.gz and run its disk.raw)",
-                             arg);
+    if (has_suffix(arg, ".tar") || has_suffix(arg, ".tar.gz")) {
+        if (lkb_run_sdcard_check_tar(arg, err) < 0)
+            return -1;
+        t->kind = LKB_RUN_RPI3;
+        t->firmware = LKB_RUN_FW_UBOOT;
+        t->arch = "arm64";
+        t->drive_format = "raw";
+        t->sd_from_tar = true;
+        t->boot_part_offset = 1 << 20;
+        free(t->prefix);
+        t->prefix = strndup(arg, strlen(arg) - (has_suffix(arg, ".tar") ? 4 : 7));
+        return t->prefix ? 0 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
     if (has_suffix(arg, ".iso"))
         return detect_iso(arg, t, err);
     return detect_disk(arg, t, err);

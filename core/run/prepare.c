@@ -57,7 +57,13 @@ static int make_disks(struct lkb_run_opts *o, const char *state, struct lkb_erro
 static int extract_uboot(const struct lkb_run_target *t, const char *state,
                          struct lkb_error *err)
 {
-    char *img = lkb_strf("%s@@%llu", t->path, t->boot_part_offset);
+    char *card = t->sd_from_tar ? lkb_fs_join(state, "sdcard.img") : NULL;
+    if (t->sd_from_tar && (!card || lkb_run_sdcard_make(t->path, card, state, err) < 0)) {
+        free(card);
+        return card ? -1 : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    char *img = lkb_strf("%s@@%llu", card ? card : t->path, t->boot_part_offset);
+    free(card);
     char *out = lkb_fs_join(state, "u-boot.bin"), *log = lkb_fs_join(state, "mtools.log");
     int rc = -1;
     if (!img || !out || !log) {

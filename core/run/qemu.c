@@ -427,10 +427,13 @@ static int add_raspi(struct lkb_strv *a, const struct lkb_run_target *t,
                              machine, mem);
     if (lkb_strv_add(a, "-M", err) || lkb_strv_add(a, machine, err) ||
         lkb_strv_add(a, "-m", err) || lkb_strv_addf(a, err, "%uM", mem) ||
-        lkb_strv_add(a, "-kernel", err) || lkb_strv_addf(a, err, "%s/u-boot.bin", state) ||
-        add_drive(a, t->path, "if=sd,format=raw", err))
+        lkb_strv_add(a, "-kernel", err) || lkb_strv_addf(a, err, "%s/u-boot.bin", state))
         return -1;
-    return 0;
+    char *card = t->sd_from_tar ? lkb_strf("%s/sdcard.img", state) : strdup(t->path);
+    int rc = card ? add_drive(a, card, "if=sd,format=raw", err)
+                  : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    free(card);
+    return rc;
 }
 
 int lkb_run_qemu_argv(const struct lkb_run_target *t, const struct lkb_run_opts *o,

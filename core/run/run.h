@@ -40,6 +40,7 @@ struct lkb_run_target {
     const char *drive_format; /* QEMU block format of a disk/ISO/SD image */
     char *cmdline;     /* kernel+initrd: PREFIX-cmdline's contents */
     unsigned long long boot_part_offset; /* rpi3: byte offset of the FAT partition */
+    bool sd_from_tar;  /* rpi3: path is the rpi3 format's tar, booted as STATE/sdcard.img */
 };
 
 struct lkb_run_disk {
@@ -121,6 +122,12 @@ int lkb_run_publish_hostfwd(const char *arg, char **hostfwd, struct lkb_error *e
  * (qemu-img create), u-boot.bin copied off an SD card's FAT (mtools). */
 int lkb_run_prepare(const struct lkb_run_target *t, struct lkb_run_opts *o, const char *state,
                     struct lkb_error *err);
+
+/* The rpi3 format's tar: does it hold a Pi's boot files (bootcode.bin,
+ * u-boot.bin)? Then make an SD card image of it (MBR, FAT32 at 1 MiB). */
+int lkb_run_sdcard_check_tar(const char *tar, struct lkb_error *err);
+int lkb_run_sdcard_make(const char *tar, const char *img, const char *state,
+                        struct lkb_error *err);
 
 /* Run a tool to completion, stdout/stderr to `log` (NULL: inherit). A
  * missing tool is an error naming its Debian package. */

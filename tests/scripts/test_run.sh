@@ -49,10 +49,17 @@ expect_rc 2 run -bogus "$O/amd64"
 expect_in "$TMP/err" "unknown flag -bogus"
 expect_rc 2 run -disk "$TMP/absent.qcow2" -accel tcg "$O/amd64"
 expect_in "$TMP/err" "-disk $TMP/absent.qcow2 does not exist: give size= to create it"
-# A tar and a data ISO are refused, naming what boots instead.
-touch "$O/pi.tar"
+# A tar without a Pi's boot files is refused.
+tar -C "$O" -cf "$O/pi.tar" amd64-cmdline
 expect_rc 2 run "$O/pi.tar"
-expect_in "$TMP/err" "a tar is not bootable as is"
+expect_in "$TMP/err" "$O/pi.tar: a tar without bootcode.bin and u-boot.bin is not an rpi3 SD card"
+# One with the boot files and an absolute name: refused before any file is made.
+mkdir -p "$TMP/evil" && touch "$TMP/evil/bootcode.bin" "$TMP/evil/u-boot.bin"
+tar -C "$TMP/evil" -cf "$O/evil.tar" bootcode.bin u-boot.bin
+tar -rPf "$O/evil.tar" "$TMP/evil/u-boot.bin"
+expect_rc 2 run -accel tcg "$O/evil.tar"
+expect_in "$TMP/err" "$O/evil.tar: unsafe path $TMP/evil/u-boot.bin in the tar"
+[ ! -e "$O/evil-state" ] || fail "a refused tar left $O/evil-state"
 [ ! -e "$O/amd64-state" ] || fail "a refused run left $O/amd64-state"
 # No QEMU on PATH: the Debian package to install.
 mkdir -p "$TMP/emptybin"
@@ -109,4 +116,38 @@ for arch in amd64 arm64; do
   expect_in "$TMP/info-$arch" '"virtual-size": 67108864'
   grep -aq "pci .*: \[1af4:1001\] type 00" "$c" || { grep -a "pci " "$c" >&2; fail "$arch: the guest has no virtio disk"; }
 done
+# The rpi3 format's tar: lkb run lays it on an SD card (MBR, FAT32 at
+# 1 MiB holding the tar's files) and u-boot from it runs the card's
+# boot.scr; the kernel's boot (minutes on raspi3b) is test_rpi3's.
+. "$LKB_TEST_STATE/images.env"
+for d in "$LKB_TEST_DEBS"/arm64/raspi-firmware_*.deb "$LKB_TEST_DEBS"/arm64/u-boot-rpi_*.deb; do
+  dpkg-deb -x "$d" "$TMP/assets"
+done
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/cache" -arch arm64 -dir "$O" -name pi -format rpi3 \
+  -format-opt firmware-dir="$TMP/assets/usr/lib/raspi-firmware" -format-opt uboot-dir="$TMP/assets/usr/lib/u-boot/rpi_3" \
+  "$TMP/arm64.yml"
+expect_rc 0 run -dry-run -state "$TMP/pi-state" "$O/pi.tar"
+expect_in "$TMP/out" "qemu-system-aarch64 -M raspi3b -m 1024M -kernel $TMP/pi-state/u-boot.bin -drive file=$TMP/pi-state/sdcard.img,if=sd,format=raw"
+"$LKB_BIN" run -accel tcg -console-file "$TMP/pi-console" -state "$TMP/pi-state" "$O/pi.tar" </dev/null >"$TMP/pi-qemu.log" 2>&1 &
+qpid=$!
+for _ in $(seq 1 300); do
+  grep -aq "Found U-Boot script /boot.scr" "$TMP/pi-console" 2>/dev/null && break
+  kill -0 "$qpid" 2>/dev/null || break
+  sleep 1
+done
+kill "$qpid" 2>/dev/null || true
+wait "$qpid" 2>/dev/null || true
+[ -s "$TMP/pi-console" ] || { cat "$TMP/pi-qemu.log" >&2; fail "lkb run of the rpi3 tar printed no console"; }
+expect_in "$TMP/pi-console" "Found U-Boot script /boot.scr"
+sfdisk -J "$TMP/pi-state/sdcard.img" >"$TMP/pi-parts"
+expect_in "$TMP/pi-parts" '"start": 2048'
+expect_in "$TMP/pi-parts" '"type": "c"'
+dd if="$TMP/pi-state/sdcard.img" of="$TMP/pi-fat" bs=1M skip=1 status=none
+fsck.fat -n "$TMP/pi-fat" >"$TMP/pi-fsck" 2>&1 || { cat "$TMP/pi-fsck"; fail "fsck.fat rejects the SD card's FAT"; }
+tar -tvf "$O/pi.tar" | awk '/^-/ {print $6}' | sed 's|^\./||' | sort >"$TMP/pi-tar-list"
+mdir -i "$TMP/pi-state/sdcard.img@@1M" -/ -b ::/ | grep -v '/$' | sed 's|^::/||' | sort >"$TMP/pi-card-list"
+[ "$(wc -l <"$TMP/pi-tar-list")" -gt 20 ] || fail "too few files in the rpi3 tar"
+diff "$TMP/pi-tar-list" "$TMP/pi-card-list" || fail "the SD card does not hold exactly the tar's files"
+mcopy -n -i "$TMP/pi-state/sdcard.img@@1M" ::/boot.scr "$TMP/pi-boot.scr"
+tar -xOf "$O/pi.tar" boot.scr | cmp - "$TMP/pi-boot.scr" || fail "boot.scr on the card differs from the tar's"
 echo "run: ok"

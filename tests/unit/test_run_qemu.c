@@ -357,7 +357,7 @@ Test(run, nothing_to_boot)
     lkb_run_target_free(&t);
     char *tar = make_file("p.tar", 4096, 0);
     cr_assert_eq(lkb_run_detect(tar, &t, &err), -1);
-    cr_assert(strstr(err.msg, "a tar is not bootable as is"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "is not an rpi3 SD card: nothing to boot"), "%s", err.msg);
     lkb_run_target_free(&t);
     free(p);
     free(k);

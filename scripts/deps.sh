@@ -8,6 +8,8 @@ PKGS=(
   build-essential cmake pkg-config
   libyaml-dev libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev liblz4-dev libdeflate-dev
   libfdisk-dev
+  # manual pages (docs/man, also compiled in for `lkb help`)
+  scdoc groff-base
   # tests
   libcriterion-dev clang python3 curl openssl apache2-utils cpio file zstd lz4 xz-utils
   docker-registry skopeo
@@ -19,6 +21,9 @@ PKGS=(
   systemd-boot-efi ovmf qemu-efi-aarch64 syslinux syslinux-common
   # iso: libisofs and the ISOLINUX boot assets
   libisofs-dev isolinux
+  # Debian packages (debian/, tests/scripts/test_debian_pkg.sh) and the
+  # shell completion test
+  debhelper dpkg-dev fakeroot lintian bash-completion zsh
 )
 
 missing=()

@@ -15,9 +15,11 @@ static const char usage[] =
     "  build     build an image from LinuxKit YAML files\n"
     "  formats   list output formats and the plugins providing them\n"
     "  cache     inspect and manage the local image cache\n"
+    "  run       boot an output in QEMU (lkb run [qemu] PREFIX|FILE)\n"
     "  version   print version information\n"
     "\n"
-    "Run 'lkb COMMAND --help' for a command's options. Exit codes: 0 success,\n"
+    "Run 'lkb COMMAND --help' for a command's options, 'lkb help COMMAND' for its\n"
+    "manual page. Exit codes: 0 success,\n"
     "1 internal error, 2 usage, 3 configuration, 4 fetch/cache, 5 build or I/O,\n"
     "6 plugin (see docs/cli.md).\n";
 
@@ -38,6 +40,8 @@ int lkb_cli_main(int argc, char **argv)
     struct lkb_error err;
     if (lkb_temp_install_signal_cleanup(&err) < 0)
         return lkb_cli_fail(&err);
+    if (argc > 2 && strcmp(argv[1], "help") == 0)
+        return lkb_cmd_help(argc - 1, argv + 1);
     if (argc < 2 || is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -49,6 +53,7 @@ int lkb_cli_main(int argc, char **argv)
         {"build", lkb_cmd_build},
         {"formats", lkb_cmd_formats},
         {"cache", lkb_cmd_cache},
+        {"run", lkb_cmd_run},
         {"version", lkb_cmd_version},
         {"--version", lkb_cmd_version},
     };

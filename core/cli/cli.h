@@ -26,6 +26,8 @@ int lkb_cli_main(int argc, char **argv);
 int lkb_cmd_build(int argc, char **argv);
 int lkb_cmd_formats(int argc, char **argv);
 int lkb_cmd_cache(int argc, char **argv);
+int lkb_cmd_run(int argc, char **argv);
+int lkb_cmd_help(int argc, char **argv);
 int lkb_cmd_version(int argc, char **argv);
 
 /* The format table: built-in formats, then plugins from $LKB_PLUGIN_PATH,

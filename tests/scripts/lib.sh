@@ -38,3 +38,13 @@ out.append(b"070701" + b"0" * 8 * 4 + b"00000001" + b"0" * 8 * 6 + b"0000000B" +
 sys.stdout.buffer.write(b"".join(out))
 '
 }
+# lkb_boot NAME CONSOLE LOG RUN-ARGS...: boot through `lkb run` (TCG, the
+# serial console to CONSOLE, QEMU's own messages to LOG, state in
+# $TMP/state-NAME, stdin closed so nothing reaches a boot menu), for at
+# most $LKB_BOOT_TIMEOUT seconds (600: TCG on a shared, loaded 2-core
+# machine). Returns lkb run's (QEMU's) status.
+lkb_boot() {
+  local name=$1 console=$2 log=$3; shift 3
+  timeout "${LKB_BOOT_TIMEOUT:-600}" "$LKB_BIN" run -accel tcg -console-file "$console" \
+    -state "$TMP/state-$name" "$@" </dev/null >"$log" 2>&1
+}

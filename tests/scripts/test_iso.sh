@@ -221,39 +221,29 @@ cp "$iso" "$TMP/bios-disk.img"
 # Each disk boot its own copy: firmware and boot loaders may write.
 cp "$TMP/e/s.iso" "$TMP/hybrid-bios.img"
 cp "$TMP/e/s.iso" "$TMP/hybrid-uefi.img"
-OVMF=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd)
-AAVMF=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd)
-boot() { # boot NAME ARCH FIRMWARE QEMU-ARGS...: wait for the init marker
-  local name=$1 arch=$2 fw=$3 t0=$SECONDS; shift 3
-  local -a q
-  case $arch/$fw in
-    amd64/seabios) q=(qemu-system-x86_64 -M pc -m 512) ;;
-    amd64/ovmf) cp /usr/share/OVMF/OVMF_VARS_4M.fd "$TMP/vars-$name.fd"
-      q=(qemu-system-x86_64 -M q35 -m 512 "${OVMF[@]}" -drive if=pflash,format=raw,file="$TMP/vars-$name.fd") ;;
-    arm64/aavmf) cp /usr/share/AAVMF/AAVMF_VARS.fd "$TMP/vars-$name.fd"
-      q=(qemu-system-aarch64 -M virt -cpu max -m 1024 "${AAVMF[@]}" -drive if=pflash,format=raw,file="$TMP/vars-$name.fd"
-         -device virtio-scsi-pci,id=scsi) ;;
-  esac
+boot() { # boot NAME ARCH FIRMWARE RUN-ARGS...: lkb run picks machine,
+  # firmware and drive from the image; wait for the init marker. The
+  # console goes to a file: the serial port has no input side at all, so
+  # nothing can look like a key press to the boot loaders' menus.
+  local name=$1 arch=$2 t0=$SECONDS mem=512; shift 3
+  [ "$arch" = arm64 ] && mem=1024
   set +e
-  # The console goes to a file: the serial port has no input side at all,
-  # so nothing can look like a key press to the boot loaders' menus.
-  timeout 300 "${q[@]}" -accel tcg -display none -no-reboot -nodefaults -monitor none \
-    -serial file:"$TMP/console-$name" "$@" </dev/null >"$TMP/qemu-$name.log" 2>&1
+  lkb_boot "$name" "$TMP/console-$name" "$TMP/qemu-$name.log" -mem "$mem" "$@"
   echo "$? $((SECONDS - t0))" >"$TMP/$name.result"
 }
-cd_a64() { echo -drive if=none,id=cd,file="$1",format=raw,media=cdrom,readonly=on -device scsi-cd,drive=cd; }
+# Each line: NAME ARCH FIRMWARE (what lkb run must choose) and its arguments.
 BOOTS=(
-  "bios-cdrom amd64 seabios -cdrom $iso"
-  "bios-disk amd64 seabios -drive file=$TMP/bios-disk.img,format=raw,if=ide"
-  "iso-cdrom-bios amd64 seabios -cdrom $TMP/e/s.iso"
-  "iso-disk-bios amd64 seabios -drive file=$TMP/hybrid-bios.img,format=raw,if=ide"
-  "iso-cdrom-uefi amd64 ovmf -cdrom $TMP/e/s.iso"
-  "iso-disk-uefi amd64 ovmf -drive file=$TMP/hybrid-uefi.img,format=raw,if=virtio"
-  "efi-cdrom amd64 ovmf -cdrom $TMP/e/s-efi.iso"
-  "efi-initrd-cdrom amd64 ovmf -cdrom $TMP/e/s-efi-initrd.iso"
-  "a64-iso-cdrom arm64 aavmf $(cd_a64 "$TMP/a/s.iso")"
-  "a64-efi-cdrom arm64 aavmf $(cd_a64 "$TMP/a/s-efi.iso")"
-  "a64-efi-initrd-cdrom arm64 aavmf $(cd_a64 "$TMP/a/s-efi-initrd.iso")"
+  "bios-cdrom amd64 seabios $iso"
+  "bios-disk amd64 seabios $TMP/bios-disk.img"
+  "iso-cdrom-bios amd64 seabios $TMP/e/s.iso"
+  "iso-disk-bios amd64 seabios $TMP/hybrid-bios.img"
+  "iso-cdrom-uefi amd64 ovmf -uefi $TMP/e/s.iso"
+  "iso-disk-uefi amd64 ovmf -uefi $TMP/hybrid-uefi.img"
+  "efi-cdrom amd64 ovmf $TMP/e/s-efi.iso"
+  "efi-initrd-cdrom amd64 ovmf $TMP/e/s-efi-initrd.iso"
+  "a64-iso-cdrom arm64 aavmf $TMP/a/s.iso"
+  "a64-efi-cdrom arm64 aavmf $TMP/a/s-efi.iso"
+  "a64-efi-initrd-cdrom arm64 aavmf $TMP/a/s-efi-initrd.iso"
 )
 for b in "${BOOTS[@]}"; do
   # shellcheck disable=SC2086 # words of the boot line
@@ -262,9 +252,16 @@ for b in "${BOOTS[@]}"; do
 done
 wait
 for b in "${BOOTS[@]}"; do
-  read -r n arch fw _ <<<"$b"
+  read -r n arch fw args <<<"$b"
   read -r rc secs <"$TMP/$n.result"
   echo "boot $n ($arch, $fw): $secs s"
+  # shellcheck disable=SC2086 # the boot line's words
+  "$LKB_BIN" run -dry-run $args >"$TMP/dry-$n" || fail "$n: lkb run -dry-run"
+  case $fw in
+    seabios) expect_in "$TMP/dry-$n" "qemu-system-x86_64 -M pc " ;;
+    ovmf) expect_in "$TMP/dry-$n" "file=/usr/share/OVMF/OVMF_CODE_4M.fd,if=pflash" ;;
+    aavmf) expect_in "$TMP/dry-$n" "file=/usr/share/AAVMF/AAVMF_CODE.fd,if=pflash" ;;
+  esac
   grep -aq "LKB-INIT-MARKER done" "$TMP/console-$n" || { tail -n 30 "$TMP/console-$n" "$TMP/qemu-$n.log" >&2; fail "$n: no init marker (qemu rc $rc)"; }
   case $arch/$fw in
     # ISOLINUX adds BOOT_IMAGE= before and initrd= after the cmdline.

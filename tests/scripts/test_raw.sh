@@ -258,25 +258,10 @@ if lkb_sanitized; then
   exit 0
 fi
 echo "[$SECONDS s] boots"
-boot() { # boot NAME KIND FILE FORMAT: KIND bios|ovmf|aavmf
-  local name=$1 kind=$2 file=$3 fmt=$4 q
-  case $kind in
-    bios) q=(qemu-system-x86_64 -M pc -m 512 -drive "if=virtio,format=$fmt,file=$file,snapshot=on") ;;
-    ovmf) cp /usr/share/OVMF/OVMF_VARS_4M.fd "$TMP/$name.vars"
-          q=(qemu-system-x86_64 -M q35 -m 512
-             -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
-             -drive "if=pflash,format=raw,file=$TMP/$name.vars"
-             -drive "if=virtio,format=$fmt,file=$file,snapshot=on") ;;
-    aavmf) cp /usr/share/AAVMF/AAVMF_VARS.fd "$TMP/$name.vars"
-           q=(qemu-system-aarch64 -M virt -cpu max -m 512
-              -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd
-              -drive "if=pflash,format=raw,file=$TMP/$name.vars"
-              -device virtio-scsi-pci -drive "if=none,id=d0,format=$fmt,file=$file,snapshot=on"
-              -device scsi-hd,drive=d0) ;;
-  esac
-  local t0=$SECONDS
-  timeout 300 "${q[@]}" -accel tcg -display none -monitor none -no-reboot -serial "file:$TMP/$name.txt" \
-    </dev/null >"$TMP/$name.qemu" 2>&1 || true
+boot() { # boot NAME KIND FILE FORMAT: lkb run picks the firmware (KIND
+  # bios|ovmf|aavmf) and the drive's FORMAT; both checked below.
+  local name=$1 file=$3 t0=$SECONDS
+  lkb_boot "$name" "$TMP/$name.txt" "$TMP/$name.qemu" -mem 512 "$file" || true
   echo "$name $((SECONDS - t0))" >"$TMP/$name.time"
 }
 BOOTS="data-bios:bios:data-bios.img:raw s-efi:ovmf:s-efi.img:raw qcow2-bios:bios:s.qcow2:qcow2
@@ -293,9 +278,17 @@ for b in $BOOTS; do
 done
 wait
 for b in $BOOTS; do
-  name=${b%%:*} kind=$(cut -d: -f2 <<<"$b")
+  IFS=: read -r name kind file fmt <<<"$b"
+  case $file in /*) ;; *) file="$O/$file" ;; esac
   log="$TMP/$name.txt"
-  grep -aq "LKB-INIT-MARKER done" "$log" 2>/dev/null || { tail -30 "$log" "$TMP/$name.qemu" >&2 || true; fail "boot $name ($kind) did not reach the init marker"; }
+  "$LKB_BIN" run -dry-run "$file" >"$TMP/$name.dry" || fail "$name: lkb run -dry-run"
+  grep -Eq "file=$file,if=(virtio|none,id=boot),format=$fmt " "$TMP/$name.dry" || { cat "$TMP/$name.dry"; fail "$name: not driven as $fmt"; }
+  case $kind in
+    bios) expect_in "$TMP/$name.dry" "qemu-system-x86_64 -M pc " ;;
+    ovmf) expect_in "$TMP/$name.dry" "file=/usr/share/OVMF/OVMF_CODE_4M.fd,if=pflash" ;;
+    aavmf) expect_in "$TMP/$name.dry" "file=/usr/share/AAVMF/AAVMF_CODE.fd,if=pflash" ;;
+  esac
+  grep -aq "LKB-INIT-MARKER done" "$log" 2>/dev/null || { tail -n 30 "$log" "$TMP/$name.qemu" >&2 || true; fail "boot $name ($kind) did not reach the init marker"; }
   arch=x86_64; [ "$kind" = aavmf ] && arch=aarch64
   expect_in "$log" "LKB-INIT-MARKER arch=$arch"
   echo "boot $name ($kind): $(cut -d' ' -f2 "$TMP/$name.time") s"

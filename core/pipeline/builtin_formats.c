@@ -152,40 +152,33 @@ static int tar_build(const struct lkb_host_api *api, lkb_host *host,
                      const struct lkb_build_input *in)
 {
     struct lkb_build_state *b = state(host);
-    const char *path = b->plan->output_file;
-    if (path && strcmp(path, "-") == 0)
+    const char *out = b->plan->output_file;
+    if (out && strcmp(out, "-") == 0)
         return lkb_input_write_rootfs(b, STDOUT_FILENO, "stdout", herr(host)) == 0 ? LKB_OK
                                                                                    : LKB_FAIL;
-    if (b->opts->output) {
-        /* -o FILE may be anywhere; tar is then the build's only format. */
-        struct lkb_atomic_file f;
-        if (lkb_atomic_file_open(&f, path, 0644, herr(host)) < 0)
-            return LKB_FAIL;
-        if (lkb_input_write_rootfs(b, f.fd, path, herr(host)) < 0) {
-            lkb_atomic_file_abort(&f);
-            return LKB_FAIL;
-        }
-        return lkb_atomic_file_commit(&f, herr(host)) == 0 ? LKB_OK : LKB_FAIL;
-    }
+    /* -o FILE: staged next to FILE, renamed onto it by the commit. */
     int fd;
     if (open_out(api, host, in, ".tar", &fd) < 0)
         return LKB_FAIL;
-    int rc = lkb_input_write_rootfs(b, fd, path, herr(host));
+    int rc = lkb_input_write_rootfs(b, fd, in->name, herr(host));
     close(fd);
     return rc == 0 ? LKB_OK : LKB_FAIL;
 }
 
-#define BUILTIN(n, d, fn)                                                                      \
+/* .data: the files a format writes when it writes several (for -o's
+ * refusal), NULL for one file. */
+#define BUILTIN(n, d, fn, outs)                                                                \
     {                                                                                          \
-        .struct_size = sizeof(struct lkb_format), .name = n, .description = d, .build = fn     \
+        .struct_size = sizeof(struct lkb_format), .name = n, .description = d, .build = fn,    \
+        .data = outs                                                                           \
     }
 
 static const struct lkb_format formats[] = {
     BUILTIN("kernel+initrd", "kernel, compressed cpio initrd and cmdline files",
-            kernel_initrd_build),
-    BUILTIN("tar", "the root file system as a tar (streamable, -o)", tar_build),
+            kernel_initrd_build, "NAME-kernel, NAME-initrd.img, NAME-cmdline"),
+    BUILTIN("tar", "the root file system as a tar (streamable, -o)", tar_build, NULL),
     BUILTIN("tar-kernel-initrd", "a tar holding kernel, initrd.img, cmdline, ucode.cpio",
-            tar_kernel_initrd_build),
+            tar_kernel_initrd_build, NULL),
 };
 
 static const struct lkb_plugin builtin = {
@@ -200,3 +193,5 @@ static const struct lkb_plugin builtin = {
 const struct lkb_plugin *lkb_builtin_plugin(void) { return &builtin; }
 
 int lkb_builtin_streamable(const struct lkb_format *f) { return f->build == tar_build; }
+
+const char *lkb_builtin_outputs(const struct lkb_format *f) { return f->data; }

@@ -17,6 +17,7 @@
 #include "pipeline/files.h"
 #include "pipeline/format_run.h"
 #include "pipeline/ocivolume.h"
+#include "pipeline/output_file.h"
 #include "pipeline/staging.h"
 #include "rootfs/image.h"
 #include "util/fs.h"
@@ -95,16 +96,23 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
 
 static int outputs(struct lkb_build_state *b, struct lkb_error *err)
 {
-    if (!b->plan->output_file || strcmp(b->plan->output_file, "-") != 0)
-        lkb_info("Create outputs:");
-    /* -o FILE / -o -: the streamable tar is the only format and writes FILE
-     * itself; -dir is not used, so nothing is staged there. */
-    if (b->opts->output)
+    const char *out = b->plan->output_file;
+    /* -o -: the streamable format is the only one and writes stdout. */
+    if (out && strcmp(out, "-") == 0)
         return lkb_format_run_builds(b, err);
-    if (lkb_staging_create(b->plan->dir, &b->stage, err) < 0)
+    lkb_info("Create outputs:");
+    /* -o FILE: staged next to FILE, the one output renamed onto it. */
+    char *dir = out ? lkb_output_file_dir(out) : NULL;
+    if (out && !dir)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = lkb_staging_create(out ? dir : b->plan->dir, &b->stage, err);
+    free(dir);
+    if (rc < 0)
         return -1;
-    int rc = lkb_format_run_builds(b, err);
-    if (rc == 0)
+    rc = lkb_format_run_builds(b, err);
+    if (rc == 0 && out)
+        rc = lkb_output_file_commit(b->stage, out, b->plan->formats[0].name, err);
+    else if (rc == 0)
         rc = lkb_staging_commit(b->stage, b->plan->dir, err);
     else
         lkb_staging_discard(b->stage);

@@ -75,21 +75,36 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
                                      "format type %s must be the only format specified", names[i]);
     }
     if (o->output) {
-        if (n > 1)
+        if (n > 1) {
+            char list[512] = "";
+            for (size_t i = 0, len = 0; i < n && len < sizeof list; i++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                        names[i]);
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option can only be specified when generating a "
-                                 "single output format");
+                                 "single output format (got %s; use -dir and -name)",
+                                 list);
+        }
         if (o->name)
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified with -name");
         if (o->dir)
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified with -dir");
-        if (!streamable(lkb_plugin_set_find(plugins, names[0])))
+        const struct lkb_loaded_format *f = lkb_plugin_set_find(plugins, names[0]);
+        if (strcmp(o->output, "-") == 0 && f && !streamable(f))
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified for build type %s as it "
-                                 "cannot be streamed",
+                                 "cannot be streamed (-o - is stdout; -o FILE works)",
                                  names[0]);
+        /* -o FILE takes any format that writes one file; a plugin format
+         * writing several is refused after its build (pipeline.c). */
+        const char *outs = f && lkb_format_is_builtin(f) ? lkb_builtin_outputs(&f->fmt) : NULL;
+        if (outs)
+            return lkb_error_set(err, LKB_ERR_USAGE,
+                                 "the -output option cannot be specified for build type %s: it "
+                                 "writes several files (%s); use -dir and -name",
+                                 names[0], outs);
     }
 
     plan->formats = calloc(n, sizeof *plan->formats);
@@ -127,19 +142,9 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
         lkb_build_plan_free(plan);
         return -1;
     }
-    if (plan->n_formats == 1 && streamable(plan->formats[0].fmt)) {
-        if (o->output) {
-            plan->output_file = strdup(o->output);
-        } else {
-            size_t len = strlen(plan->dir) + strlen(plan->name) + 8;
-            plan->output_file = malloc(len);
-            if (plan->output_file)
-                snprintf(plan->output_file, len, "%s/%s.tar", plan->dir, plan->name);
-        }
-        if (!plan->output_file) {
-            lkb_build_plan_free(plan);
-            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-        }
+    if (o->output && !(plan->output_file = strdup(o->output))) {
+        lkb_build_plan_free(plan);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
     return 0;
 }

@@ -19,6 +19,8 @@ PKGS=(
   systemd-boot-efi ovmf qemu-efi-aarch64 syslinux syslinux-common
   # iso: libisofs and the ISOLINUX boot assets
   libisofs-dev isolinux
+  # kernel+squashfs, kernel+erofs: the image tools, run under fakeroot
+  squashfs-tools erofs-utils fakeroot
 )
 
 missing=()

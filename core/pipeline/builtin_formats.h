@@ -13,5 +13,7 @@ int lkb_builtin_streamable(const struct lkb_format *f);
  * NAME-initrd.img, NAME-cmdline"), or NULL when it writes one file and so
  * takes -o FILE. */
 const char *lkb_builtin_outputs(const struct lkb_format *f);
+/* 1 for the built-in formats that read the initrd (made on demand). */
+int lkb_builtin_reads_initrd(const struct lkb_format *f);
 
 #endif

@@ -24,7 +24,17 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
         if (!prefix)
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         lkb_info("Process volume image: %s", name);
-        int rc;
+        /* LinuxKit's PAX records: a blank volume's directories come from
+         * "empty", tmp/ and merged/ from "linuxkit.volumes". */
+        char *canon = NULL;
+        int rc = image && *image ? lkb_oci_ref_canonical(image, &canon, err) : 0;
+        if (rc == 0)
+            rc = lkb_tree_set_origin_at(root, canon ? canon : "empty", "volume", i, err);
+        free(canon);
+        if (rc < 0) {
+            free(prefix);
+            return -1;
+        }
         if (image && *image && format && strcmp(format, "oci") == 0) {
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
             if (rc == 0 && lkb_build_oci_volume(root, oci, v, prefix, err) < 0) {
@@ -39,6 +49,8 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
         }
         free(prefix);
+        if (rc == 0)
+            rc = lkb_tree_set_origin_at(root, "linuxkit.volumes", "volume", i, err);
         for (int k = 0; rc == 0 && k < 2; k++) {
             char *d = lkb_strf("containers/volumes/%s/%s", name, k ? "merged" : "tmp");
             rc = d ? lkb_tree_add_dir(root, d, 0755, 0, 0, LKB_DEFAULT_MTIME, err)
@@ -186,7 +198,8 @@ int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
                 rc = lkb_error_set(err, LKB_ERR_INTERNAL, "image %s was not pulled", image);
                 break;
             }
-            if ((rc = one_container(root, cfg, sections[s], i, e, img, &dd, err)) < 0)
+            if ((rc = lkb_tree_set_origin_at(root, img->ref, sections[s], i, err)) < 0 ||
+                (rc = one_container(root, cfg, sections[s], i, e, img, &dd, err)) < 0)
                 break;
         }
     }

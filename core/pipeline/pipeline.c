@@ -69,7 +69,9 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
     const char *kimg = json_string_value(json_object_get(cfg->kernel, "image"));
     if (kimg) {
         lkb_info("Extract kernel image: %s", kimg);
-        if (lkb_build_kernel_section(&b->root, lookup(b, kimg), cfg->kernel,
+        struct lkb_image *k = lookup(b, kimg);
+        if (lkb_tree_set_origin(&b->root, k ? k->ref : NULL, "kernel", err) < 0 ||
+            lkb_build_kernel_section(&b->root, k, cfg->kernel,
                                      b->opts->decompress_kernel, &b->kernel, err) < 0)
             return -1;
     }
@@ -80,8 +82,9 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
     json_array_foreach(cfg->init, i, v)
     {
         lkb_info("Process init image: %s", json_string_value(v));
-        if (lkb_rootfs_add_image(&b->root, lookup(b, json_string_value(v)), "",
-                                 LKB_RESOLV_SYMLINK, err) < 0)
+        struct lkb_image *img = lookup(b, json_string_value(v));
+        if (lkb_tree_set_origin_at(&b->root, img ? img->ref : NULL, "init", i, err) < 0 ||
+            lkb_rootfs_add_image(&b->root, img, "", LKB_RESOLV_SYMLINK, err) < 0)
             return -1;
     }
     if (json_array_size(cfg->volumes))

@@ -122,7 +122,7 @@ Test(plan, plugin_format_found_and_unknown_lists_available)
     lkb_build_opts_free(&o);
     cr_assert_eq(PLAN("-format", "nosuch", "x.yml"), -1);
     cr_assert_eq(err.kind, LKB_ERR_USAGE);
-    cr_assert(strstr(err.msg, "unknown format type nosuch (available: kernel+initrd, tar, "
+    cr_assert(strstr(err.msg, "unknown format type nosuch (available: kernel+initrd, tar, docker, "
                               "tar-kernel-initrd, testfmt, testfail)"),
               "%s", err.msg);
 }

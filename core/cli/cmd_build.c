@@ -38,7 +38,7 @@ static const char build_usage[] =
     "  -no-sbom, -sbom-output, -sbom-current-time\n"
     "                         accepted for LinuxKit compatibility; lkb writes no SBOM\n"
     "  -docker                refused: lkb never talks to a Docker daemon\n"
-    "  -input-tar FILE        not supported yet\n"
+    "  -input-tar FILE        copy unchanged sections from a previous tar output\n"
     "  -v, -verbose [N]       more output; -q, -quiet less\n";
 
 int lkb_cmd_build(int argc, char **argv)
@@ -69,10 +69,6 @@ int lkb_cmd_build(int argc, char **argv)
         lkb_error_set(&err, LKB_ERR_USAGE,
                       "-docker is not supported: lkb never uses a Docker daemon; import local "
                       "images with 'lkb cache import' instead");
-        goto fail;
-    }
-    if (opts.input_tar) {
-        lkb_error_set(&err, LKB_ERR_USAGE, "-input-tar is not supported yet");
         goto fail;
     }
     /* LinuxKit's order (build-and-outputs.md §1.3): formats and outputs

@@ -178,7 +178,8 @@ static int one_container_in(struct lkb_tree *root, const struct lkb_config *cfg,
 }
 
 int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
-                         lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err)
+                         lkb_image_lookup_fn lookup, lkb_section_copy_fn copy, void *ctx,
+                         struct lkb_error *err)
 {
     static const char *const sections[] = {"onboot", "onshutdown", "services"};
     const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services};
@@ -192,6 +193,12 @@ int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
         json_array_foreach(lists[s], i, e)
         {
             const char *image = json_string_value(json_object_get(e, "image"));
+            if (copy && (rc = copy(ctx, sections[s], i, err)) != 0) {
+                if (rc < 0)
+                    break;
+                rc = 0;
+                continue;
+            }
             lkb_info("  Create OCI config for %s", image);
             struct lkb_image *img = lookup(ctx, image);
             if (!img) {

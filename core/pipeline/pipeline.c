@@ -35,15 +35,20 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
     struct lkb_image_store *s = &b->images;
-    int rc = lkb_image_store_want(s, json_string_value(json_object_get(cfg->kernel, "image")),
-                                  NULL, err);
+    /* Sections copied from -input-tar need no image. */
+    int rc = lkb_input_tar_reuses(b->itar, "kernel", 0)
+                 ? 0
+                 : lkb_image_store_want(s, json_string_value(json_object_get(cfg->kernel, "image")),
+                                        NULL, err);
     size_t i;
     json_t *v;
-    json_array_foreach(cfg->init, i, v) rc |= lkb_image_store_want(s, json_string_value(v), NULL, err);
+    json_array_foreach(cfg->init, i, v) if (!lkb_input_tar_reuses(b->itar, "init", i)) rc |=
+        lkb_image_store_want(s, json_string_value(v), NULL, err);
+    static const char *const names[] = {"onboot", "onshutdown", "services", "volumes"};
     const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services, cfg->volumes};
     for (int l = 0; l < 4; l++)
-        json_array_foreach(lists[l], i, v) rc |= lkb_image_store_want(
-            s, json_string_value(json_object_get(v, "image")), NULL, err);
+        json_array_foreach(lists[l], i, v) if (!lkb_input_tar_reuses(b->itar, names[l], i)) rc |=
+            lkb_image_store_want(s, json_string_value(json_object_get(v, "image")), NULL, err);
     if (rc < 0 || lkb_image_store_fetch(s, err) < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index
@@ -63,11 +68,26 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
     return n_oci ? lkb_image_store_fetch(s, err) : 0;
 }
 
+static int copy_section(void *ctx, const char *section, size_t idx, struct lkb_error *err)
+{
+    struct lkb_build_state *b = ctx;
+    if (!lkb_input_tar_reuses(b->itar, section, idx))
+        return 0;
+    return lkb_input_tar_copy(b->itar, &b->root, section, idx, err) < 0 ? -1 : 1;
+}
+
 static int layout(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
     const char *kimg = json_string_value(json_object_get(cfg->kernel, "image"));
-    if (kimg) {
+    int copied = kimg ? copy_section(b, "kernel", 0, err) : 0;
+    if (copied < 0)
+        return -1;
+    if (copied) {
+        const struct lkb_node *u = lkb_tree_get(&b->root, "boot/ucode.cpio");
+        if (u && u->type == LKB_NODE_FILE)
+            b->kernel.ucode = lkb_blob_ref(u->blob);
+    } else if (kimg) {
         lkb_info("Extract kernel image: %s", kimg);
         struct lkb_image *k = lookup(b, kimg);
         if (lkb_tree_set_origin(&b->root, k ? k->ref : NULL, "kernel", err) < 0 ||
@@ -81,6 +101,11 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
     json_t *v;
     json_array_foreach(cfg->init, i, v)
     {
+        if ((copied = copy_section(b, "init", i, err)) != 0) {
+            if (copied < 0)
+                return -1;
+            continue;
+        }
         lkb_info("Process init image: %s", json_string_value(v));
         struct lkb_image *img = lookup(b, json_string_value(v));
         if (lkb_tree_set_origin_at(&b->root, img ? img->ref : NULL, "init", i, err) < 0 ||
@@ -90,7 +115,7 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
     if (json_array_size(cfg->volumes))
         lkb_info("Add volumes:");
     if (lkb_build_volumes(&b->root, cfg, lookup, b, &b->images, err) < 0 ||
-        lkb_build_containers(&b->root, cfg, lookup, b, err) < 0)
+        lkb_build_containers(&b->root, cfg, lookup, copy_section, b, err) < 0)
         return -1;
     if (json_array_size(cfg->files))
         lkb_info("Add files:");
@@ -171,12 +196,27 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
         rc = -1;
     if (rc == 0)
         rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
+    if (rc == 0 && opts->input_tar)
+        rc = lkb_input_tar_open(opts->input_tar, cfg, &b.itar, err);
     if (rc == 0)
         rc = fetch(&b, err);
     if (rc == 0)
         rc = layout(&b, err);
+    if (rc == 0 && b.itar && !lkb_input_tar_sound(b.itar, &b.root)) {
+        /* A copied section may lack what a rebuilt one had overwritten:
+         * build everything, fetching what was skipped. */
+        lkb_input_tar_reuse_none(b.itar);
+        lkb_tree_free(&b.root);
+        lkb_tree_init(&b.root, LKB_DEFAULT_MTIME);
+        lkb_blob_unref(b.kernel.ucode);
+        b.kernel.ucode = NULL;
+        rc = fetch(&b, err);
+        if (rc == 0)
+            rc = layout(&b, err);
+    }
     if (rc == 0)
         rc = outputs(&b, err);
+    lkb_input_tar_free(b.itar);
     lkb_host_cleanup(&b.host);
     if (b.tmpdir) {
         struct lkb_error e;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pipeline/builtin_formats.h"
 #include "pipeline/formatopts.h"
@@ -53,6 +54,16 @@ static int supports_arch(const struct lkb_format *f, const char *arch)
     return 0;
 }
 
+/* The same path, or two names of one file (LinuxKit compares strings). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_set *plugins,
                         struct lkb_build_plan *plan, struct lkb_error *err)
 {
@@ -74,6 +85,10 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
                 return lkb_error_set(err, LKB_ERR_USAGE,
                                      "format type %s must be the only format specified", names[i]);
     }
+    if (o->input_tar && o->pull)
+        return lkb_error_set(err, LKB_ERR_USAGE, "cannot use -input-tar and -pull together");
+    if (o->input_tar && o->output && same_file(o->input_tar, o->output))
+        return lkb_error_set(err, LKB_ERR_USAGE, "input-tar and output file cannot be the same");
     if (o->output) {
         if (n > 1) {
             char list[512] = "";

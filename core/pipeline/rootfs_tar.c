@@ -80,6 +80,9 @@ struct entry {
     uint64_t size;
     int64_t mtime;
     const char *source, *location; /* LinuxKit's records, or NULL */
+    /* lkb's own, for -input-tar: the section whose write placed a
+     * directory that a later section wrote again (NULL otherwise). */
+    const char *placed_source, *placed_location;
 };
 
 static int header(struct lkb_tar_writer *w, const struct entry *e, bool dev_fields,
@@ -136,6 +139,9 @@ static int pax(struct lkb_tar_writer *w, const struct entry *e, struct lkb_error
     if (e->source && e->location)
         rc |= record(&buf, &len, "LINUXKIT.location", e->location) |
               record(&buf, &len, "LINUXKIT.source", e->source);
+    if (e->placed_source && e->placed_location)
+        rc |= record(&buf, &len, "LKB.placed.location", e->placed_location) |
+              record(&buf, &len, "LKB.placed.source", e->placed_source);
     if (!octal(probe, 8, e->gid) && snprintf(num, sizeof num, "%u", e->gid))
         rc |= record(&buf, &len, "gid", num);
     if (e->link && (strlen(e->link) > 100 || !is_ascii(e->link)))
@@ -157,7 +163,7 @@ static int pax(struct lkb_tar_writer *w, const struct entry *e, struct lkb_error
     if (!len)
         return 0;
     /* Named <dir>/PaxHeaders.0/<base>, as Go's archive/tar does. */
-    const char *slash = strrchr(e->name, '/');
+    const char *slash = strcmp(e->name, "./") ? strrchr(e->name, '/') : NULL;
     size_t dlen = slash ? (size_t)(slash - e->name) + 1 : 0;
     char *name = malloc(dlen + strlen(e->name) + 16);
     if (!name) {
@@ -165,8 +171,9 @@ static int pax(struct lkb_tar_writer *w, const struct entry *e, struct lkb_error
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
     memcpy(name, e->name, dlen);
-    strcpy(name + dlen, "PaxHeaders.0/");
-    strcat(name, e->name + dlen);
+    strcpy(name + dlen, "PaxHeaders.0");
+    if (slash || strcmp(e->name, "./")) /* the root's is "PaxHeaders.0" */
+        strcat(strcat(name, "/"), e->name + dlen);
     struct entry x = {.name = name, .type = 'x', .size = len};
     rc = header(w, &x, false, err);
     if (rc == 0)
@@ -219,6 +226,7 @@ int lkb_tar_tree(struct lkb_tar_writer *w, struct lkb_tree *t, lkb_tree_skip_fn 
         struct entry root = {.name = "./", .type = '5', .mode = t->root.mode,
                              .uid = t->root.uid, .gid = t->root.gid,
                              .mtime = clamp(t->root.mtime, mtime_clamp)};
+        lkb_tree_origin(t, t->root.origin, &root.source, &root.location);
         rc = entry(w, &root, err);
     }
     struct first_name *firsts = NULL;
@@ -229,7 +237,9 @@ int lkb_tar_tree(struct lkb_tar_writer *w, struct lkb_tree *t, lkb_tree_skip_fn 
             continue;
         struct entry e = {.name = n->path, .mode = n->mode, .uid = n->uid, .gid = n->gid,
                           .mtime = clamp(n->mtime, mtime_clamp)};
-        lkb_tree_origin(t, n, &e.source, &e.location);
+        lkb_tree_origin(t, n->origin, &e.source, &e.location);
+        if (n->placed != n->origin)
+            lkb_tree_origin(t, n->placed, &e.placed_source, &e.placed_location);
         const struct lkb_blob *body = NULL;
         switch (n->type) {
         case LKB_NODE_FILE:

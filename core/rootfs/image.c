@@ -108,6 +108,7 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
             bool omit = root->root.omit;
             root->root = t.root;
             root->root.omit = omit;
+            root->root.origin = root->origin;
         } else {
             rc = lkb_tree_add_dir(root, prefix, t.root.mode, t.root.uid, t.root.gid,
                                   t.root.mtime, err);

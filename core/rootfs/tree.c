@@ -244,10 +244,9 @@ int lkb_tree_set_origin_at(struct lkb_tree *t, const char *source, const char *s
     return rc;
 }
 
-void lkb_tree_origin(const struct lkb_tree *t, const struct lkb_node *n, const char **source,
+void lkb_tree_origin(const struct lkb_tree *t, uint32_t o, const char **source,
                      const char **location)
 {
-    uint32_t o = n->origin;
     *source = o && o <= t->n_origins ? t->origins[2 * o - 2] : NULL;
     *location = o && o <= t->n_origins ? t->origins[2 * o - 1] : NULL;
 }
@@ -432,7 +431,7 @@ static int ensure_parents(struct lkb_tree *t, const char *path, struct lkb_error
     for (char *s = strchr(copy + cut + (p ? 1 : 0), '/'); s; s = strchr(s + 1, '/')) {
         *s = '\0';
         struct lkb_node d = {.type = LKB_NODE_DIR, .mode = 0755, .mtime = t->default_mtime,
-                             .layer = t->layer, .origin = t->origin};
+                             .layer = t->layer, .origin = t->origin, .placed = t->origin};
         if (!(d.path = strdup(copy)) || append(t, &d) < 0) {
             free(d.path);
             free(copy);
@@ -587,7 +586,7 @@ int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err)
     if (old)
         lkb_tree_remove(t, n->path);
     n->layer = t->layer;
-    n->origin = t->origin;
+    n->origin = n->placed = t->origin;
     if (append(t, n) < 0)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     return 0;

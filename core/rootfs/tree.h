@@ -45,7 +45,9 @@ struct lkb_node {
     bool mark;    /* scratch for lkb_tree_clear_dir */
     uint32_t layer; /* lkb_tree.layer when placed (or re-placed) */
     uint32_t opaque_layer; /* the layer whose opaque marker last emptied this directory */
-    uint32_t origin; /* lkb_tree.origin when placed: who wrote it (0 = unknown) */
+    uint32_t origin; /* lkb_tree.origin when written: who wrote it last (0 = unknown) */
+    uint32_t placed; /* lkb_tree.origin when appended: whose write set its position (a
+                        directory written again keeps its place) */
     /* Children (index + 1, 0 = none), so a subtree is removed in its own
      * size, not the tree's. Removed nodes keep their links. */
     size_t first_child, next_sibling;
@@ -61,6 +63,7 @@ struct lkb_root_entry {
     uint32_t mode, uid, gid;
     int64_t mtime;
     bool from_image; /* set by a "./" entry */
+    uint32_t origin;  /* who set it, as lkb_node.origin */
     bool omit;       /* archives that are not a root file system */
 };
 
@@ -103,8 +106,9 @@ int lkb_tree_set_origin(struct lkb_tree *t, const char *source, const char *loca
 /* The same with location "section[idx]". */
 int lkb_tree_set_origin_at(struct lkb_tree *t, const char *source, const char *section, size_t idx,
                            struct lkb_error *err);
-/* The source and location of n, or NULLs when unknown. */
-void lkb_tree_origin(const struct lkb_tree *t, const struct lkb_node *n, const char **source,
+/* The source and location of origin id (a node's origin or placed), or
+ * NULLs when unknown. */
+void lkb_tree_origin(const struct lkb_tree *t, uint32_t id, const char **source,
                      const char **location);
 
 /* The deepest existing ancestor of path, or NULL. With name, *name is set

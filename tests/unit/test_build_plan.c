@@ -123,7 +123,8 @@ Test(plan, plugin_format_found_and_unknown_lists_available)
     cr_assert_eq(PLAN("-format", "nosuch", "x.yml"), -1);
     cr_assert_eq(err.kind, LKB_ERR_USAGE);
     cr_assert(strstr(err.msg, "unknown format type nosuch (available: kernel+initrd, tar, docker, "
-                              "tar-kernel-initrd, testfmt, testfail)"),
+                              "tar-kernel-initrd, kernel+squashfs, kernel+erofs, testfmt, "
+                              "testfail)"),
               "%s", err.msg);
 }
 
@@ -133,6 +134,19 @@ Test(plan, unknown_format_names_refused_plugins)
     lkb_plugin_set_load_file(&set, LKB_TEST_BINARY_DIR "/test-plugins/wrong_abi.so", &e2);
     cr_assert_eq(PLAN("-format", "wrongabi", "x.yml"), -1);
     cr_assert(strstr(err.msg, "refused plugin") && strstr(err.msg, "wrong_abi.so"), "%s", err.msg);
+}
+
+Test(plan, input_tar_rules)
+{
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-pull", "x.yml"), -1);
+    cr_assert_str_eq(err.msg, "cannot use -input-tar and -pull together");
+    lkb_build_plan_free(&plan);
+    lkb_build_opts_free(&o);
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-o", "a.tar", "x.yml"), -1);
+    cr_assert_str_eq(err.msg, "input-tar and output file cannot be the same");
+    lkb_build_plan_free(&plan);
+    lkb_build_opts_free(&o);
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-o", "b.tar", "x.yml"), 0, "%s", err.msg);
 }
 
 Test(plan, repeated_format_built_once)

@@ -332,10 +332,22 @@ static void decide(struct lkb_input_tar *it, const struct lkb_config *old,
             mark(it, "init", i, json_string_value(v));
         free(a), free(b);
     }
-    /* Containers: their runtime configuration also depends on the volumes.
-     * Identical images share one extraction, so an image is copied for
-     * all of its containers or for none. */
-    bool volumes_same = json_equal(old->volumes, cfg->volumes);
+    /* Containers: their runtime configuration also depends on the volumes
+     * and on the order of all container names (a uid or gid given as a
+     * name maps to 100, 101, ... in that order). Identical images share
+     * one extraction, so an image is copied for all of its containers or
+     * for none. */
+    json_t *names_old = json_array(), *names_new = json_array();
+    for (int s = 0; s < 3; s++) {
+        json_array_foreach(section_list(old, s), i, v)
+            json_array_append(names_old, json_object_get(v, "name"));
+        json_array_foreach(section_list(cfg, s), i, v)
+            json_array_append(names_new, json_object_get(v, "name"));
+    }
+    bool volumes_same = json_equal(old->volumes, cfg->volumes) && names_old && names_new &&
+                        json_equal(names_old, names_new);
+    json_decref(names_old);
+    json_decref(names_new);
     json_t *rebuilt = json_object();
     for (int s = 0; s < 3 && rebuilt; s++)
         json_array_foreach(section_list(cfg, s), i, v)

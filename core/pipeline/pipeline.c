@@ -189,6 +189,16 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     int rc = 0;
     if (strcmp(plan->dir, ".") != 0 && access(plan->dir, W_OK) != 0)
         rc = lkb_error_errno(err, LKB_ERR_IO, errno, "output directory %s", plan->dir);
+    if (rc == 0 && plan->output_file && strcmp(plan->output_file, "-") != 0) {
+        /* -o FILE is staged next to FILE: fail now, not after the build. */
+        char *d = lkb_output_file_dir(plan->output_file);
+        if (!d)
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        else if (access(d, W_OK) != 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "-o %s: directory %s",
+                                 plan->output_file, d);
+        free(d);
+    }
     lkb_image_store_init(&b.images, NULL, &b.pull, plan->arch);
     if (rc == 0)
         rc = lkb_format_run_checks(&b, err);

@@ -218,6 +218,9 @@ expect_in "$TMP/err" "cannot be streamed"
 expect_rc 2 "${B[@]}" -format kernel+iso -o "$TMP/r/x" "$TMP/sys.yml"
 expect_in "$TMP/err" "format kernel+iso wrote 3 files (sys-cmdline, sys-kernel, sys.iso)"
 [ -z "$(ls -A "$TMP/r")" ] || { ls -la "$TMP/r" >&2; fail "a refused -o left files"; }
+# -o into a missing directory fails before anything is fetched
+expect_rc 5 "${B[@]}" -o "$TMP/r/nodir/x.tar" "$TMP/sys.yml"
+expect_in "$TMP/err" "-o $TMP/r/nodir/x.tar: directory $TMP/r/nodir: No such file or directory"
 # a failing build leaves an existing -o file as it was
 echo keep >"$TMP/r/keep"
 printf "kernel: [\n" >"$TMP/bad.yml"

@@ -108,7 +108,7 @@ static int make_image(struct lkb_build_state *b, const struct lkb_rootimg *kind,
         rc = lkb_fs_mkdir_p(dir, 0755, err);
     if (rc == 0) {
         const char *x[] = {"fakeroot", "-s", db, "--", "tar", "--numeric-owner", "--delay-directory-restore",
-                           "--pax-option=delete=LINUXKIT.*", "-xpf", tar, "-C", dir, NULL};
+                           "--pax-option=delete=LINUXKIT.*,delete=LKB.*", "-xpf", tar, "-C", dir, NULL};
         rc = lkb_tool_run(x, NULL, "fakeroot", err);
     }
     unlink(tar);

@@ -111,7 +111,7 @@ print("\n".join(bad), file=sys.stderr); sys.exit(1 if bad else 0)
 PY
 # GNU tar reads it; --pax-option drops the records it does not know
 mkdir -p "$TMP/x"
-tar --pax-option='delete=LINUXKIT.*' -xf "$TMP/d/sys.tar" -C "$TMP/x" 2>"$TMP/tar.err" || { cat "$TMP/tar.err" >&2; fail "GNU tar cannot extract the tar"; }
+tar --pax-option='delete=LINUXKIT.*,delete=LKB.*' -xf "$TMP/d/sys.tar" -C "$TMP/x" 2>"$TMP/tar.err" || { cat "$TMP/tar.err" >&2; fail "GNU tar cannot extract the tar"; }
 [ ! -s "$TMP/tar.err" ] || { cat "$TMP/tar.err" >&2; fail "GNU tar warned"; }
 [ "$(readlink "$TMP/x/etc/lkb-link")" = /etc/lkb-extra ] || fail "etc/lkb-link not extracted"
 cmp -s "$TMP/x/boot/kernel" <(tar -xOf "$TMP/d/sys.tar" boot/kernel 2>/dev/null) || fail "boot/kernel differs"

@@ -23,7 +23,9 @@ PKGS=(
   libisofs-dev isolinux
   # Debian packages (debian/, tests/scripts/test_debian_pkg.sh) and the
   # shell completion test
-  debhelper dpkg-dev fakeroot lintian bash-completion zsh
+  debhelper dpkg-dev lintian bash-completion zsh
+  # kernel+squashfs, kernel+erofs: the image tools, run under fakeroot
+  squashfs-tools erofs-utils fakeroot
 )
 
 missing=()

@@ -23,7 +23,8 @@ static const char build_usage[] =
     "                         format declaring it ('lkb formats FORMAT' lists them)\n"
     "  -name NAME             base name of outputs (default: last config's basename)\n"
     "  -dir DIR               directory for outputs (default: current directory)\n"
-    "  -o, -output FILE       single output file for a streamable format (tar)\n"
+    "  -o, -output FILE       output file of a format that writes one file\n"
+    "                         (default format tar; - is stdout for tar, docker)\n"
     "  -size SIZE             disk size for disk formats: 512M, 2G (default 1024M)\n"
     "  -arch ARCH             target architecture: amd64, arm64 (default: host)\n"
     "  -cache DIR             image cache (default: $LKB_CACHE or ~/.cache/lkb)\n"
@@ -42,7 +43,7 @@ static const char build_usage[] =
     "  -no-sbom, -sbom-output, -sbom-current-time\n"
     "                         accepted for LinuxKit compatibility; lkb writes no SBOM\n"
     "  -docker                refused: lkb never talks to a Docker daemon\n"
-    "  -input-tar FILE        not supported yet\n"
+    "  -input-tar FILE        copy unchanged sections from a previous tar output\n"
     "  -v, -verbose [N]       more output; -q, -quiet less\n";
 
 int lkb_cmd_build(int argc, char **argv)
@@ -73,10 +74,6 @@ int lkb_cmd_build(int argc, char **argv)
         lkb_error_set(&err, LKB_ERR_USAGE,
                       "-docker is not supported: lkb never uses a Docker daemon; import local "
                       "images with 'lkb cache import' instead");
-        goto fail;
-    }
-    if (opts.input_tar) {
-        lkb_error_set(&err, LKB_ERR_USAGE, "-input-tar is not supported yet");
         goto fail;
     }
     /* LinuxKit's order (build-and-outputs.md §1.3): formats and outputs

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "oci/oci.h"
 #include "pipeline/images.h"
+#include "pipeline/inputtar.h"
 #include "pipeline/kernel.h"
 #include "pipeline/options.h"
 #include "pipeline/plan.h"
@@ -31,6 +32,7 @@ struct lkb_build_state {
     char *stage;       /* staging directory inside -dir; see staging.h */
     struct lkb_host host; /* one for every format: temp dirs live until the end */
     const struct lkb_loaded_format *current; /* format being called */
+    struct lkb_input_tar *itar; /* -input-tar: sections copied instead of built, or NULL */
 };
 
 #endif

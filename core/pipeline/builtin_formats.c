@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipeline/build_state.h"
+#include "pipeline/fmt_rootimg.h"
 #include "pipeline/inputs.h"
 #include "rootfs/image.h"
 #include "util/fs.h"
@@ -148,44 +150,55 @@ static int tar_kernel_initrd_build(const struct lkb_host_api *api, lkb_host *hos
     return rc == 0 ? LKB_OK : LKB_FAIL;
 }
 
-static int tar_build(const struct lkb_host_api *api, lkb_host *host,
-                     const struct lkb_build_input *in)
+/* tar and docker: the root file system streamed to stdout (-o -) or
+ * staged as NAME<suffix> (-o FILE renames it onto FILE at the commit). */
+static int rootfs_stream(const struct lkb_host_api *api, lkb_host *host,
+                         const struct lkb_build_input *in, const char *suffix, bool dockerfile)
 {
     struct lkb_build_state *b = state(host);
-    const char *path = b->plan->output_file;
-    if (path && strcmp(path, "-") == 0)
-        return lkb_input_write_rootfs(b, STDOUT_FILENO, "stdout", herr(host)) == 0 ? LKB_OK
-                                                                                   : LKB_FAIL;
-    if (b->opts->output) {
-        /* -o FILE may be anywhere; tar is then the build's only format. */
-        struct lkb_atomic_file f;
-        if (lkb_atomic_file_open(&f, path, 0644, herr(host)) < 0)
-            return LKB_FAIL;
-        if (lkb_input_write_rootfs(b, f.fd, path, herr(host)) < 0) {
-            lkb_atomic_file_abort(&f);
-            return LKB_FAIL;
-        }
-        return lkb_atomic_file_commit(&f, herr(host)) == 0 ? LKB_OK : LKB_FAIL;
-    }
+    const char *out = b->plan->output_file;
+    if (out && strcmp(out, "-") == 0)
+        return lkb_input_write_rootfs(b, STDOUT_FILENO, dockerfile, "stdout", herr(host)) == 0
+                   ? LKB_OK
+                   : LKB_FAIL;
     int fd;
-    if (open_out(api, host, in, ".tar", &fd) < 0)
+    if (open_out(api, host, in, suffix, &fd) < 0)
         return LKB_FAIL;
-    int rc = lkb_input_write_rootfs(b, fd, path, herr(host));
+    int rc = lkb_input_write_rootfs(b, fd, dockerfile, in->name, herr(host));
     close(fd);
     return rc == 0 ? LKB_OK : LKB_FAIL;
 }
 
-#define BUILTIN(n, d, fn)                                                                      \
+static int tar_build(const struct lkb_host_api *api, lkb_host *host,
+                     const struct lkb_build_input *in)
+{
+    return rootfs_stream(api, host, in, ".tar", false);
+}
+
+static int docker_build(const struct lkb_host_api *api, lkb_host *host,
+                        const struct lkb_build_input *in)
+{
+    return rootfs_stream(api, host, in, ".docker", true);
+}
+
+#define BUILTIN(n, d, fn, kind)                                                                \
     {                                                                                          \
-        .struct_size = sizeof(struct lkb_format), .name = n, .description = d, .build = fn     \
+        .struct_size = sizeof(struct lkb_format), .name = n, .description = d, .build = fn,    \
+        .data = kind                                                                           \
     }
 
 static const struct lkb_format formats[] = {
     BUILTIN("kernel+initrd", "kernel, compressed cpio initrd and cmdline files",
-            kernel_initrd_build),
-    BUILTIN("tar", "the root file system as a tar (streamable, -o)", tar_build),
+            kernel_initrd_build, NULL),
+    BUILTIN("tar", "the root file system as a tar (streamable, -o)", tar_build, NULL),
+    BUILTIN("docker", "the root file system tar plus a Dockerfile (docker import; -o)",
+            docker_build, NULL),
     BUILTIN("tar-kernel-initrd", "a tar holding kernel, initrd.img, cmdline, ucode.cpio",
-            tar_kernel_initrd_build),
+            tar_kernel_initrd_build, NULL),
+    BUILTIN("kernel+squashfs", "kernel, cmdline and the root file system as squashfs",
+            lkb_rootimg_build, (void *)&lkb_rootimg_squashfs),
+    BUILTIN("kernel+erofs", "kernel, cmdline and the root file system as erofs",
+            lkb_rootimg_build, (void *)&lkb_rootimg_erofs),
 };
 
 static const struct lkb_plugin builtin = {
@@ -199,4 +212,25 @@ static const struct lkb_plugin builtin = {
 
 const struct lkb_plugin *lkb_builtin_plugin(void) { return &builtin; }
 
-int lkb_builtin_streamable(const struct lkb_format *f) { return f->build == tar_build; }
+int lkb_builtin_streamable(const struct lkb_format *f)
+{
+    return f->build == tar_build || f->build == docker_build;
+}
+
+int lkb_builtin_reads_initrd(const struct lkb_format *f)
+{
+    return f->build == kernel_initrd_build || f->build == tar_kernel_initrd_build;
+}
+
+const char *lkb_builtin_outputs(const struct lkb_format *f)
+{
+    static const char *const several[][2] = {
+        {"kernel+initrd", "NAME-kernel, NAME-initrd.img, NAME-cmdline"},
+        {"kernel+squashfs", "NAME-kernel, NAME-cmdline, NAME-squashfs.img"},
+        {"kernel+erofs", "NAME-kernel, NAME-cmdline, NAME-erofs.img"},
+    };
+    for (size_t i = 0; i < sizeof several / sizeof *several; i++)
+        if (!strcmp(f->name, several[i][0]))
+            return several[i][1];
+    return NULL;
+}

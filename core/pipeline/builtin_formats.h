@@ -9,5 +9,11 @@
 const struct lkb_plugin *lkb_builtin_plugin(void);
 /* 1 for formats that can write a single stream (-o FILE or -o -). */
 int lkb_builtin_streamable(const struct lkb_format *f);
+/* The files a built-in format writes when it writes several ("NAME-kernel,
+ * NAME-initrd.img, NAME-cmdline"), or NULL when it writes one file and so
+ * takes -o FILE. */
+const char *lkb_builtin_outputs(const struct lkb_format *f);
+/* 1 for the built-in formats that read the initrd (made on demand). */
+int lkb_builtin_reads_initrd(const struct lkb_format *f);
 
 #endif

@@ -24,7 +24,17 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
         if (!prefix)
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         lkb_info("Process volume image: %s", name);
-        int rc;
+        /* LinuxKit's PAX records: a blank volume's directories come from
+         * "empty", tmp/ and merged/ from "linuxkit.volumes". */
+        char *canon = NULL;
+        int rc = image && *image ? lkb_oci_ref_canonical(image, &canon, err) : 0;
+        if (rc == 0)
+            rc = lkb_tree_set_origin_at(root, canon ? canon : "empty", "volume", i, err);
+        free(canon);
+        if (rc < 0) {
+            free(prefix);
+            return -1;
+        }
         if (image && *image && format && strcmp(format, "oci") == 0) {
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
             if (rc == 0 && lkb_build_oci_volume(root, oci, v, prefix, err) < 0) {
@@ -39,6 +49,8 @@ int lkb_build_volumes(struct lkb_tree *root, const struct lkb_config *cfg,
             rc = lkb_rootfs_prefix_dirs(root, prefix, LKB_DEFAULT_MTIME, err);
         }
         free(prefix);
+        if (rc == 0)
+            rc = lkb_tree_set_origin_at(root, "linuxkit.volumes", "volume", i, err);
         for (int k = 0; rc == 0 && k < 2; k++) {
             char *d = lkb_strf("containers/volumes/%s/%s", name, k ? "merged" : "tmp");
             rc = d ? lkb_tree_add_dir(root, d, 0755, 0, 0, LKB_DEFAULT_MTIME, err)
@@ -166,7 +178,8 @@ static int one_container_in(struct lkb_tree *root, const struct lkb_config *cfg,
 }
 
 int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
-                         lkb_image_lookup_fn lookup, void *ctx, struct lkb_error *err)
+                         lkb_image_lookup_fn lookup, lkb_section_copy_fn copy, void *ctx,
+                         struct lkb_error *err)
 {
     static const char *const sections[] = {"onboot", "onshutdown", "services"};
     const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services};
@@ -180,13 +193,20 @@ int lkb_build_containers(struct lkb_tree *root, const struct lkb_config *cfg,
         json_array_foreach(lists[s], i, e)
         {
             const char *image = json_string_value(json_object_get(e, "image"));
+            if (copy && (rc = copy(ctx, sections[s], i, err)) != 0) {
+                if (rc < 0)
+                    break;
+                rc = 0;
+                continue;
+            }
             lkb_info("  Create OCI config for %s", image);
             struct lkb_image *img = lookup(ctx, image);
             if (!img) {
                 rc = lkb_error_set(err, LKB_ERR_INTERNAL, "image %s was not pulled", image);
                 break;
             }
-            if ((rc = one_container(root, cfg, sections[s], i, e, img, &dd, err)) < 0)
+            if ((rc = lkb_tree_set_origin_at(root, img->ref, sections[s], i, err)) < 0 ||
+                (rc = one_container(root, cfg, sections[s], i, e, img, &dd, err)) < 0)
                 break;
         }
     }

@@ -93,7 +93,7 @@ static int file_entry_at(struct lkb_tree *root, const struct lkb_config *cfg, co
         if (dir) {
             rc = lkb_tree_add_dir(root, clean, mode, uid, gid, LKB_DEFAULT_MTIME, err);
         } else if (sym) {
-            rc = lkb_tree_add_symlink(root, clean, sym, uid, gid, LKB_DEFAULT_MTIME, err);
+            rc = lkb_tree_add_symlink(root, clean, sym, mode, uid, gid, LKB_DEFAULT_MTIME, err);
         } else {
             char *data = NULL;
             size_t len = 0;
@@ -139,7 +139,8 @@ int lkb_build_files_section(struct lkb_tree *root, const struct lkb_config *cfg,
     int rc = 0;
     json_array_foreach(cfg->files, i, f)
     {
-        if ((rc = file_entry(root, cfg, f, &emitted, &n, err)) < 0)
+        if ((rc = lkb_tree_set_origin_at(root, "linuxkit.files", "files", i, err)) < 0 ||
+            (rc = file_entry(root, cfg, f, &emitted, &n, err)) < 0)
             break;
     }
     for (size_t k = 0; k < n; k++)

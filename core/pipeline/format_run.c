@@ -179,10 +179,9 @@ static int input_make(struct lkb_build_state *b, const struct lkb_planned_format
             return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         in->output_dir = b->stage;
         in->output_base = fi->base;
-        /* Built-in formats read the tree itself, all but the initrd; the
-         * streamable tar not even that. */
+        /* Built-in formats read the tree itself; two read the initrd. */
         int builtin = lkb_format_is_builtin(f);
-        if (!(builtin && lkb_builtin_streamable(&f->fmt)) &&
+        if (!(builtin && !lkb_builtin_reads_initrd(&f->fmt)) &&
             lkb_input_initrd(b, &fi->initrd, err) < 0)
             return -1;
         if (!builtin && (lkb_input_kernel(b, &fi->kernel, err) < 0 ||

@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "initrd/initrd.h"
-#include "rootfs/archive_out.h"
+#include "pipeline/rootfs_tar.h"
+#include "rootfs/image.h"
 #include "util/fs.h"
 
 const struct lkb_node *lkb_input_boot_file(struct lkb_build_state *b, const char *path)
@@ -64,22 +65,22 @@ int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *e
     return lkb_initrd_write_opts(&b->root, *path, &o, NULL, err);
 }
 
-int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, const char *what,
+int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, bool dockerfile, const char *what,
                            struct lkb_error *err)
 {
-    struct archive *a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_set_bytes_in_last_block(a, 1);
-    if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-        lkb_error_set(err, LKB_ERR_IO, "%s: %s", what, archive_error_string(a));
-        archive_write_free(a);
+    /* build-and-outputs.md §9.1: plain ustar, no pax records. */
+    static const char docker[] = "\nFROM scratch\n\nCOPY . ./\n\nENTRYPOINT [\"/bin/rc.init\"]\n";
+    int64_t mtime = b->clamp >= 0 && b->clamp < LKB_DEFAULT_MTIME ? b->clamp : LKB_DEFAULT_MTIME;
+    struct lkb_tar_writer w;
+    if (lkb_tar_begin(&w, fd, what, err) < 0)
+        return -1;
+    if (lkb_tar_tree(&w, &b->root, NULL, NULL, b->clamp, err) < 0 ||
+        (dockerfile &&
+         lkb_tar_plain_file(&w, "Dockerfile", docker, sizeof docker - 1, 0644, mtime, err) < 0)) {
+        lkb_tar_abort(&w);
         return -1;
     }
-    int rc = lkb_tree_write_archive(&b->root, a, NULL, NULL, b->clamp, err);
-    if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
-        rc = lkb_error_set(err, LKB_ERR_IO, "%s: %s", what, archive_error_string(a));
-    archive_write_free(a);
-    return rc;
+    return lkb_tar_end(&w, err);
 }
 
 int lkb_input_rootfs_tar(struct lkb_build_state *b, char **path, struct lkb_error *err)
@@ -90,7 +91,7 @@ int lkb_input_rootfs_tar(struct lkb_build_state *b, char **path, struct lkb_erro
     struct lkb_atomic_file f;
     if (lkb_atomic_file_open(&f, *path, 0644, err) < 0)
         return -1;
-    if (lkb_input_write_rootfs(b, f.fd, *path, err) < 0) {
+    if (lkb_input_write_rootfs(b, f.fd, false, *path, err) < 0) {
         lkb_atomic_file_abort(&f);
         return -1;
     }

@@ -4,6 +4,7 @@
 #define LKB_PIPELINE_INPUTS_H
 
 #include <archive.h>
+#include <stdbool.h>
 #include <lkb/plugin.h>
 
 #include "pipeline/build_state.h"
@@ -15,8 +16,9 @@ int lkb_input_kernel(struct lkb_build_state *b, char **path, struct lkb_error *e
 int lkb_input_ucode(struct lkb_build_state *b, char **path, struct lkb_error *err);
 int lkb_input_initrd(struct lkb_build_state *b, char **path, struct lkb_error *err);
 int lkb_input_rootfs_tar(struct lkb_build_state *b, char **path, struct lkb_error *err);
-/* The root file system as a pax tar on fd, streamed from the tree. */
-int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, const char *what,
+/* The root file system as LinuxKit's tar on fd, streamed from the tree;
+ * with dockerfile, LinuxKit's Dockerfile last (the docker format). */
+int lkb_input_write_rootfs(struct lkb_build_state *b, int fd, bool dockerfile, const char *what,
                            struct lkb_error *err);
 /* Device trees of kernel.tar's boot/dtb/ as files under b->tmpdir/dtb. */
 struct lkb_dtbs {

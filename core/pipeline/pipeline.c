@@ -18,6 +18,7 @@
 #include "pipeline/files.h"
 #include "pipeline/format_run.h"
 #include "pipeline/ocivolume.h"
+#include "pipeline/output_file.h"
 #include "pipeline/staging.h"
 #include "rootfs/image.h"
 #include "util/fs.h"
@@ -35,15 +36,20 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
     struct lkb_image_store *s = &b->images;
-    int rc = lkb_image_store_want(s, json_string_value(json_object_get(cfg->kernel, "image")),
-                                  NULL, err);
+    /* Sections copied from -input-tar need no image. */
+    int rc = lkb_input_tar_reuses(b->itar, "kernel", 0)
+                 ? 0
+                 : lkb_image_store_want(s, json_string_value(json_object_get(cfg->kernel, "image")),
+                                        NULL, err);
     size_t i;
     json_t *v;
-    json_array_foreach(cfg->init, i, v) rc |= lkb_image_store_want(s, json_string_value(v), NULL, err);
+    json_array_foreach(cfg->init, i, v) if (!lkb_input_tar_reuses(b->itar, "init", i)) rc |=
+        lkb_image_store_want(s, json_string_value(v), NULL, err);
+    static const char *const names[] = {"onboot", "onshutdown", "services", "volumes"};
     const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services, cfg->volumes};
     for (int l = 0; l < 4; l++)
-        json_array_foreach(lists[l], i, v) rc |= lkb_image_store_want(
-            s, json_string_value(json_object_get(v, "image")), NULL, err);
+        json_array_foreach(lists[l], i, v) if (!lkb_input_tar_reuses(b->itar, names[l], i)) rc |=
+            lkb_image_store_want(s, json_string_value(json_object_get(v, "image")), NULL, err);
     if (rc < 0 || lkb_image_store_fetch(s, err) < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index
@@ -63,13 +69,30 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
     return n_oci ? lkb_image_store_fetch(s, err) : 0;
 }
 
+static int copy_section(void *ctx, const char *section, size_t idx, struct lkb_error *err)
+{
+    struct lkb_build_state *b = ctx;
+    if (!lkb_input_tar_reuses(b->itar, section, idx))
+        return 0;
+    return lkb_input_tar_copy(b->itar, &b->root, section, idx, err) < 0 ? -1 : 1;
+}
+
 static int layout(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
     const char *kimg = json_string_value(json_object_get(cfg->kernel, "image"));
-    if (kimg) {
+    int copied = kimg ? copy_section(b, "kernel", 0, err) : 0;
+    if (copied < 0)
+        return -1;
+    if (copied) {
+        const struct lkb_node *u = lkb_tree_get(&b->root, "boot/ucode.cpio");
+        if (u && u->type == LKB_NODE_FILE)
+            b->kernel.ucode = lkb_blob_ref(u->blob);
+    } else if (kimg) {
         lkb_info("Extract kernel image: %s", kimg);
-        if (lkb_build_kernel_section(&b->root, lookup(b, kimg), cfg->kernel,
+        struct lkb_image *k = lookup(b, kimg);
+        if (lkb_tree_set_origin(&b->root, k ? k->ref : NULL, "kernel", err) < 0 ||
+            lkb_build_kernel_section(&b->root, k, cfg->kernel,
                                      b->opts->decompress_kernel, &b->kernel, err) < 0)
             return -1;
     }
@@ -79,15 +102,21 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
     json_t *v;
     json_array_foreach(cfg->init, i, v)
     {
+        if ((copied = copy_section(b, "init", i, err)) != 0) {
+            if (copied < 0)
+                return -1;
+            continue;
+        }
         lkb_info("Process init image: %s", json_string_value(v));
-        if (lkb_rootfs_add_image(&b->root, lookup(b, json_string_value(v)), "",
-                                 LKB_RESOLV_SYMLINK, err) < 0)
+        struct lkb_image *img = lookup(b, json_string_value(v));
+        if (lkb_tree_set_origin_at(&b->root, img ? img->ref : NULL, "init", i, err) < 0 ||
+            lkb_rootfs_add_image(&b->root, img, "", LKB_RESOLV_SYMLINK, err) < 0)
             return -1;
     }
     if (json_array_size(cfg->volumes))
         lkb_info("Add volumes:");
     if (lkb_build_volumes(&b->root, cfg, lookup, b, &b->images, err) < 0 ||
-        lkb_build_containers(&b->root, cfg, lookup, b, err) < 0)
+        lkb_build_containers(&b->root, cfg, lookup, copy_section, b, err) < 0)
         return -1;
     if (json_array_size(cfg->files))
         lkb_info("Add files:");
@@ -96,16 +125,23 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
 
 static int outputs(struct lkb_build_state *b, struct lkb_error *err)
 {
-    if (!b->plan->output_file || strcmp(b->plan->output_file, "-") != 0)
-        lkb_info("Create outputs:");
-    /* -o FILE / -o -: the streamable tar is the only format and writes FILE
-     * itself; -dir is not used, so nothing is staged there. */
-    if (b->opts->output)
+    const char *out = b->plan->output_file;
+    /* -o -: the streamable format is the only one and writes stdout. */
+    if (out && strcmp(out, "-") == 0)
         return lkb_format_run_builds(b, err);
-    if (lkb_staging_create(b->plan->dir, &b->stage, err) < 0)
+    lkb_info("Create outputs:");
+    /* -o FILE: staged next to FILE, the one output renamed onto it. */
+    char *dir = out ? lkb_output_file_dir(out) : NULL;
+    if (out && !dir)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = lkb_staging_create(out ? dir : b->plan->dir, &b->stage, err);
+    free(dir);
+    if (rc < 0)
         return -1;
-    int rc = lkb_format_run_builds(b, err);
-    if (rc == 0)
+    rc = lkb_format_run_builds(b, err);
+    if (rc == 0 && out)
+        rc = lkb_output_file_commit(b->stage, out, b->plan->formats[0].name, err);
+    else if (rc == 0)
         rc = lkb_staging_commit(b->stage, b->plan->dir, err);
     else
         lkb_staging_discard(b->stage);
@@ -134,6 +170,19 @@ static int source_date_epoch(int64_t *out, struct lkb_error *err)
     return 0;
 }
 
+/* -v: the time of each phase, to see where a build's time goes. */
+static int timed_phase(const char *name, int (*phase)(struct lkb_build_state *, struct lkb_error *),
+                       struct lkb_build_state *b, struct lkb_error *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = phase(b, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    lkb_debug("phase %s: %.3f s", name,
+              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return rc;
+}
+
 int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan *plan,
                   const struct lkb_plugin_set *plugins, const struct lkb_config *cfg,
                   struct lkb_error *err)
@@ -154,6 +203,16 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     int rc = 0;
     if (strcmp(plan->dir, ".") != 0 && access(plan->dir, W_OK) != 0)
         rc = lkb_error_errno(err, LKB_ERR_IO, errno, "output directory %s", plan->dir);
+    if (rc == 0 && plan->output_file && strcmp(plan->output_file, "-") != 0) {
+        /* -o FILE is staged next to FILE: fail now, not after the build. */
+        char *d = lkb_output_file_dir(plan->output_file);
+        if (!d)
+            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        else if (access(d, W_OK) != 0)
+            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "-o %s: directory %s",
+                                 plan->output_file, d);
+        free(d);
+    }
     lkb_image_store_init(&b.images, NULL, &b.pull, plan->arch);
     if (rc == 0)
         rc = lkb_format_run_checks(&b, err);
@@ -161,17 +220,27 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
         rc = -1;
     if (rc == 0)
         rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
-    /* -v: the time of each phase, to see where a build's time goes. */
-    static const char *const phase_names[] = {"fetch", "layout", "outputs"};
-    int (*const phases[])(struct lkb_build_state *, struct lkb_error *) = {fetch, layout, outputs};
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = phases[i](&b, err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        lkb_debug("phase %s: %.3f s", phase_names[i],
-                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (rc == 0 && opts->input_tar)
+        rc = lkb_input_tar_open(opts->input_tar, cfg, &b.itar, err);
+    if (rc == 0)
+        rc = timed_phase("fetch", fetch, &b, err);
+    if (rc == 0)
+        rc = timed_phase("layout", layout, &b, err);
+    if (rc == 0 && b.itar && !lkb_input_tar_sound(b.itar, &b.root)) {
+        /* A copied section may lack what a rebuilt one had overwritten:
+         * build everything, fetching what was skipped. */
+        lkb_input_tar_reuse_none(b.itar);
+        lkb_tree_free(&b.root);
+        lkb_tree_init(&b.root, LKB_DEFAULT_MTIME);
+        lkb_blob_unref(b.kernel.ucode);
+        b.kernel.ucode = NULL;
+        rc = timed_phase("fetch", fetch, &b, err);
+        if (rc == 0)
+            rc = timed_phase("layout", layout, &b, err);
     }
+    if (rc == 0)
+        rc = timed_phase("outputs", outputs, &b, err);
+    lkb_input_tar_free(b.itar);
     lkb_host_cleanup(&b.host);
     if (b.tmpdir) {
         struct lkb_error e;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pipeline/builtin_formats.h"
 #include "pipeline/formatopts.h"
@@ -53,6 +54,16 @@ static int supports_arch(const struct lkb_format *f, const char *arch)
     return 0;
 }
 
+/* The same path, or two names of one file (LinuxKit compares strings). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_set *plugins,
                         struct lkb_build_plan *plan, struct lkb_error *err)
 {
@@ -74,22 +85,41 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
                 return lkb_error_set(err, LKB_ERR_USAGE,
                                      "format type %s must be the only format specified", names[i]);
     }
+    if (o->input_tar && o->pull)
+        return lkb_error_set(err, LKB_ERR_USAGE, "cannot use -input-tar and -pull together");
+    if (o->input_tar && o->output && same_file(o->input_tar, o->output))
+        return lkb_error_set(err, LKB_ERR_USAGE, "input-tar and output file cannot be the same");
     if (o->output) {
-        if (n > 1)
+        if (n > 1) {
+            char list[512] = "";
+            for (size_t i = 0, len = 0; i < n && len < sizeof list; i++)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                        names[i]);
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option can only be specified when generating a "
-                                 "single output format");
+                                 "single output format (got %s; use -dir and -name)",
+                                 list);
+        }
         if (o->name)
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified with -name");
         if (o->dir)
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified with -dir");
-        if (!streamable(lkb_plugin_set_find(plugins, names[0])))
+        const struct lkb_loaded_format *f = lkb_plugin_set_find(plugins, names[0]);
+        if (strcmp(o->output, "-") == 0 && f && !streamable(f))
             return lkb_error_set(err, LKB_ERR_USAGE,
                                  "the -output option cannot be specified for build type %s as it "
-                                 "cannot be streamed",
+                                 "cannot be streamed (-o - is stdout; -o FILE works)",
                                  names[0]);
+        /* -o FILE takes any format that writes one file; a plugin format
+         * writing several is refused after its build (pipeline.c). */
+        const char *outs = f && lkb_format_is_builtin(f) ? lkb_builtin_outputs(&f->fmt) : NULL;
+        if (outs)
+            return lkb_error_set(err, LKB_ERR_USAGE,
+                                 "the -output option cannot be specified for build type %s: it "
+                                 "writes several files (%s); use -dir and -name",
+                                 names[0], outs);
     }
 
     plan->formats = calloc(n, sizeof *plan->formats);
@@ -127,19 +157,9 @@ int lkb_build_plan_make(const struct lkb_build_opts *o, const struct lkb_plugin_
         lkb_build_plan_free(plan);
         return -1;
     }
-    if (plan->n_formats == 1 && streamable(plan->formats[0].fmt)) {
-        if (o->output) {
-            plan->output_file = strdup(o->output);
-        } else {
-            size_t len = strlen(plan->dir) + strlen(plan->name) + 8;
-            plan->output_file = malloc(len);
-            if (plan->output_file)
-                snprintf(plan->output_file, len, "%s/%s.tar", plan->dir, plan->name);
-        }
-        if (!plan->output_file) {
-            lkb_build_plan_free(plan);
-            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-        }
+    if (o->output && !(plan->output_file = strdup(o->output))) {
+        lkb_build_plan_free(plan);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
     return 0;
 }

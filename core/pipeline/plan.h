@@ -22,7 +22,7 @@ struct lkb_planned_format {
 struct lkb_build_plan {
     char *name;        /* base name of outputs */
     char *dir;         /* output directory ("." when not given) */
-    char *output_file; /* streamable format's single file, "-" = stdout, else NULL */
+    char *output_file; /* -o: the single output file, "-" = stdout (streamable formats); else NULL */
     const char *arch;
     struct lkb_planned_format *formats;
     size_t n_formats;

@@ -12,6 +12,7 @@ struct link_group {
     const struct lkb_blob *blob;
     unsigned total, seen;
     size_t first; /* node index of the first name, for tar hard links */
+    int64_t ino;  /* the first name's inode number, shared by every name */
 };
 
 static struct link_group *group_of(struct link_group *g, size_t n, const struct lkb_blob *b)
@@ -92,7 +93,7 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
             }
             groups = ng;
             g = &groups[n_groups++];
-            *g = (struct link_group){n->blob, 0, 0, i};
+            *g = (struct link_group){n->blob, 0, 0, i, 0};
         }
         g->total++;
     }
@@ -121,9 +122,12 @@ int lkb_tree_write_archive(struct lkb_tree *t, struct archive *a, lkb_tree_skip_
             size = n->blob->size;
             g = n->blob->refs > 1 ? group_of(groups, n_groups, n->blob) : NULL;
             if (g) {
-                g->seen++;
+                /* The first name's number from the running count, not
+                 * its node index: tombstones must not change the bytes. */
+                if (++g->seen == 1)
+                    g->ino = ino - 1;
                 archive_entry_set_nlink(e, g->total);
-                archive_entry_set_ino64(e, (int64_t)g->first + 1000000000);
+                archive_entry_set_ino64(e, g->ino);
                 if (cpio && g->seen < g->total) {
                     size = 0; /* data goes with the last link */
                 } else if (!cpio && g->seen > 1) {

@@ -108,6 +108,7 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
             bool omit = root->root.omit;
             root->root = t.root;
             root->root.omit = omit;
+            root->root.origin = root->origin;
         } else {
             rc = lkb_tree_add_dir(root, prefix, t.root.mode, t.root.uid, t.root.gid,
                                   t.root.mtime, err);
@@ -179,7 +180,7 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
         free(p);
     }
     if (rc == 0 && !had_mtab && (p = join(prefix, "etc/mtab"))) {
-        rc = lkb_tree_add_symlink(root, p, "/proc/mounts", 0, 0, LKB_DEFAULT_MTIME, err);
+        rc = lkb_tree_add_symlink(root, p, "/proc/mounts", 0755, 0, 0, LKB_DEFAULT_MTIME, err);
         free(p);
     }
     if (rc == 0 && (p = join(prefix, "etc/resolv.conf"))) {
@@ -187,7 +188,7 @@ int lkb_rootfs_add_image(struct lkb_tree *root, struct lkb_image *img, const cha
             rc = lkb_tree_add_file(root, p, resolv_text, sizeof resolv_text - 1, 0644, 0, 0,
                                    LKB_DEFAULT_MTIME, err);
         else
-            rc = lkb_tree_add_symlink(root, p, RESOLV_TARGET, 0, 0, LKB_DEFAULT_MTIME, err);
+            rc = lkb_tree_add_symlink(root, p, RESOLV_TARGET, 0644, 0, 0, LKB_DEFAULT_MTIME, err);
         free(p);
     }
     for (size_t i = 0; rc == 0 && i < 2; i++) {

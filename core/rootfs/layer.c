@@ -59,6 +59,7 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
             .gid = (uint32_t)archive_entry_gid(e),
             .mtime = archive_entry_mtime(e),
             .from_image = true,
+            .origin = t->origin,
             .omit = t->root.omit,
         };
         return 0;

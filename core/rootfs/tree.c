@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/str.h"
 
 struct lkb_blob *lkb_blob_new(const void *data, size_t size)
 {
@@ -200,7 +201,54 @@ void lkb_tree_free(struct lkb_tree *t)
         node_release(&t->nodes[i]);
     free(t->nodes);
     free(t->slots);
+    for (uint32_t i = 0; i < 2 * t->n_origins; i++)
+        free(t->origins[i]);
+    free(t->origins);
     memset(t, 0, sizeof *t);
+}
+
+int lkb_tree_set_origin(struct lkb_tree *t, const char *source, const char *location,
+                        struct lkb_error *err)
+{
+    t->origin = 0;
+    if (!source)
+        return 0;
+    for (uint32_t i = 0; i < t->n_origins; i++)
+        if (!strcmp(t->origins[2 * i], source) && !strcmp(t->origins[2 * i + 1], location)) {
+            t->origin = i + 1;
+            return 0;
+        }
+    char **o = realloc(t->origins, 2 * (t->n_origins + 1) * sizeof *o);
+    if (!o)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    t->origins = o;
+    o[2 * t->n_origins] = strdup(source);
+    o[2 * t->n_origins + 1] = strdup(location);
+    if (!o[2 * t->n_origins] || !o[2 * t->n_origins + 1]) {
+        free(o[2 * t->n_origins]);
+        free(o[2 * t->n_origins + 1]);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    t->origin = ++t->n_origins;
+    return 0;
+}
+
+int lkb_tree_set_origin_at(struct lkb_tree *t, const char *source, const char *section, size_t idx,
+                           struct lkb_error *err)
+{
+    char *loc = lkb_strf("%s[%zu]", section, idx);
+    if (!loc)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int rc = lkb_tree_set_origin(t, source, loc, err);
+    free(loc);
+    return rc;
+}
+
+void lkb_tree_origin(const struct lkb_tree *t, uint32_t o, const char **source,
+                     const char **location)
+{
+    *source = o && o <= t->n_origins ? t->origins[2 * o - 2] : NULL;
+    *location = o && o <= t->n_origins ? t->origins[2 * o - 1] : NULL;
 }
 
 /* FNV-1a: small, good enough for path keys. */
@@ -383,7 +431,7 @@ static int ensure_parents(struct lkb_tree *t, const char *path, struct lkb_error
     for (char *s = strchr(copy + cut + (p ? 1 : 0), '/'); s; s = strchr(s + 1, '/')) {
         *s = '\0';
         struct lkb_node d = {.type = LKB_NODE_DIR, .mode = 0755, .mtime = t->default_mtime,
-                             .layer = t->layer};
+                             .layer = t->layer, .origin = t->origin, .placed = t->origin};
         if (!(d.path = strdup(copy)) || append(t, &d) < 0) {
             free(d.path);
             free(copy);
@@ -531,12 +579,14 @@ int lkb_tree_put(struct lkb_tree *t, struct lkb_node *n, struct lkb_error *err)
         old->gid = n->gid;
         old->mtime = n->mtime;
         old->layer = t->layer;
+        old->origin = t->origin;
         node_release(n);
         return 0;
     }
     if (old)
         lkb_tree_remove(t, n->path);
     n->layer = t->layer;
+    n->origin = n->placed = t->origin;
     if (append(t, n) < 0)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     return 0;
@@ -588,10 +638,10 @@ int lkb_tree_add_blob(struct lkb_tree *t, const char *path, struct lkb_blob *blo
     return rc;
 }
 
-int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
-                         uint32_t gid, int64_t mtime, struct lkb_error *err)
+int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t mode,
+                         uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err)
 {
-    struct lkb_node n = {.type = LKB_NODE_SYMLINK, .mode = 0777, .uid = uid, .gid = gid,
+    struct lkb_node n = {.type = LKB_NODE_SYMLINK, .mode = mode, .uid = uid, .gid = gid,
                          .mtime = mtime};
     n.path = strdup(path);
     n.link = strdup(target);

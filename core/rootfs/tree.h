@@ -45,6 +45,9 @@ struct lkb_node {
     bool mark;    /* scratch for lkb_tree_clear_dir */
     uint32_t layer; /* lkb_tree.layer when placed (or re-placed) */
     uint32_t opaque_layer; /* the layer whose opaque marker last emptied this directory */
+    uint32_t origin; /* lkb_tree.origin when written: who wrote it last (0 = unknown) */
+    uint32_t placed; /* lkb_tree.origin when appended: whose write set its position (a
+                        directory written again keeps its place) */
     /* Children (index + 1, 0 = none), so a subtree is removed in its own
      * size, not the tree's. Removed nodes keep their links. */
     size_t first_child, next_sibling;
@@ -60,6 +63,7 @@ struct lkb_root_entry {
     uint32_t mode, uid, gid;
     int64_t mtime;
     bool from_image; /* set by a "./" entry */
+    uint32_t origin;  /* who set it, as lkb_node.origin */
     bool omit;       /* archives that are not a root file system */
 };
 
@@ -75,6 +79,11 @@ struct lkb_tree {
     uint64_t layer_budget; /* bytes of file data the layer being applied may still
                               add; 0 = unlimited (set by lkb_rootfs_flatten) */
     size_t first_top; /* top-level nodes, linked like children */
+    /* Provenance for the tar's LINUXKIT.source/location records: origin i
+     * (1-based) is origins[2i-2] (source) and origins[2i-1] (location). */
+    uint32_t origin; /* stamped on every entry put, see lkb_tree_set_origin */
+    char **origins;
+    uint32_t n_origins;
 };
 
 /* An empty tree whose root entry is 0755 root:root at default_mtime. */
@@ -87,6 +96,20 @@ void lkb_tree_free(struct lkb_tree *t);
 int lkb_tree_clean_path(const char *in, char **out, struct lkb_error *err);
 
 struct lkb_node *lkb_tree_get(struct lkb_tree *t, const char *path);
+
+/* Entries put from now on (implicit parents included) were written by
+ * source (an image's canonical reference, "linuxkit.files", ...) for
+ * location ("init[0]", "files[2]", ...), LinuxKit's PAX records. NULL
+ * source: unknown from now on. */
+int lkb_tree_set_origin(struct lkb_tree *t, const char *source, const char *location,
+                        struct lkb_error *err);
+/* The same with location "section[idx]". */
+int lkb_tree_set_origin_at(struct lkb_tree *t, const char *source, const char *section, size_t idx,
+                           struct lkb_error *err);
+/* The source and location of origin id (a node's origin or placed), or
+ * NULLs when unknown. */
+void lkb_tree_origin(const struct lkb_tree *t, uint32_t id, const char **source,
+                     const char **location);
 
 /* The deepest existing ancestor of path, or NULL. With name, *name is set
  * to its path (malloc'd). */
@@ -116,8 +139,9 @@ int lkb_tree_add_file(struct lkb_tree *t, const char *path, const void *data, si
 /* Like lkb_tree_add_file with a blob of data (a new reference is taken). */
 int lkb_tree_add_blob(struct lkb_tree *t, const char *path, struct lkb_blob *blob, uint32_t mode,
                       uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err);
-int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t uid,
-                         uint32_t gid, int64_t mtime, struct lkb_error *err);
+/* mode as LinuxKit writes it in the tar (the kernel ignores a symlink's). */
+int lkb_tree_add_symlink(struct lkb_tree *t, const char *path, const char *target, uint32_t mode,
+                         uint32_t uid, uint32_t gid, int64_t mtime, struct lkb_error *err);
 
 struct lkb_blob *lkb_blob_new(const void *data, size_t size);
 /* A blob of size bytes read by read(ctx, buf, len) (returns bytes read,

@@ -194,7 +194,7 @@ interrupt() { # interrupt SIGNAL: start the zeros build, signal it mid-way; prin
   TMPDIR="$TMP/sig/tmp" "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/sig/out/z.tar" zeros.yml &
   local pid=$! i
   for i in $(seq 100); do # until the output is being written
-    compgen -G "$TMP/sig/out/z.tar.tmp-*" >/dev/null && break
+    compgen -G "$TMP/sig/out/.lkb-staging-*/*" >/dev/null && break
     sleep 0.1
   done
   kill -"$1" "$pid"

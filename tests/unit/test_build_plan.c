@@ -62,7 +62,9 @@ Test(plan, output_defaults_format_to_tar)
 Test(plan, tar_without_output_goes_to_dir_name_tar)
 {
     cr_assert_eq(PLAN("-format", "tar", "-dir", "out", "-name", "n", "x.yml"), 0, "%s", err.msg);
-    cr_assert_str_eq(plan.output_file, "out/n.tar");
+    cr_assert_null(plan.output_file); /* staged as n.tar, committed into out/ */
+    cr_assert_str_eq(plan.dir, "out");
+    cr_assert_str_eq(plan.name, "n");
 }
 
 Test(plan, streamable_must_be_alone)
@@ -71,10 +73,38 @@ Test(plan, streamable_must_be_alone)
     cr_assert_str_eq(err.msg, "format type tar must be the only format specified");
 }
 
-Test(plan, output_rules)
+Test(plan, output_refused_for_a_format_writing_several_files)
 {
     cr_assert_eq(PLAN("-o", "f", "-format", "kernel+initrd", "x.yml"), -1);
-    cr_assert(strstr(err.msg, "cannot be specified for build type kernel+initrd"), "%s", err.msg);
+    cr_assert_eq(err.kind, LKB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "cannot be specified for build type kernel+initrd: it writes several "
+                              "files (NAME-kernel, NAME-initrd.img, NAME-cmdline)"),
+              "%s", err.msg);
+}
+
+Test(plan, output_file_for_any_single_file_format)
+{
+    cr_assert_eq(PLAN("-o", "out/x.tar", "-format", "tar-kernel-initrd", "x.yml"), 0, "%s", err.msg);
+    cr_assert_str_eq(plan.output_file, "out/x.tar");
+    lkb_build_plan_free(&plan);
+    lkb_build_opts_free(&o);
+    cr_assert_eq(PLAN("-o", "f.img", "-format", "testfmt", "x.yml"), 0, "%s", err.msg);
+    cr_assert_str_eq(plan.output_file, "f.img");
+}
+
+Test(plan, output_stdout_only_for_streamable)
+{
+    cr_assert_eq(PLAN("-o", "-", "-format", "tar-kernel-initrd", "x.yml"), -1);
+    cr_assert(strstr(err.msg, "cannot be specified for build type tar-kernel-initrd as it cannot be "
+                              "streamed"),
+              "%s", err.msg);
+}
+
+Test(plan, output_with_several_formats_names_them)
+{
+    cr_assert_eq(PLAN("-o", "f", "-format", "testfmt,tar-kernel-initrd", "x.yml"), -1);
+    cr_assert(strstr(err.msg, "single output format (got testfmt, tar-kernel-initrd"), "%s",
+              err.msg);
 }
 
 Test(plan, output_with_name_rejected)
@@ -92,8 +122,9 @@ Test(plan, plugin_format_found_and_unknown_lists_available)
     lkb_build_opts_free(&o);
     cr_assert_eq(PLAN("-format", "nosuch", "x.yml"), -1);
     cr_assert_eq(err.kind, LKB_ERR_USAGE);
-    cr_assert(strstr(err.msg, "unknown format type nosuch (available: kernel+initrd, tar, "
-                              "tar-kernel-initrd, testfmt, testfail)"),
+    cr_assert(strstr(err.msg, "unknown format type nosuch (available: kernel+initrd, tar, docker, "
+                              "tar-kernel-initrd, kernel+squashfs, kernel+erofs, testfmt, "
+                              "testfail)"),
               "%s", err.msg);
 }
 
@@ -103,6 +134,19 @@ Test(plan, unknown_format_names_refused_plugins)
     lkb_plugin_set_load_file(&set, LKB_TEST_BINARY_DIR "/test-plugins/wrong_abi.so", &e2);
     cr_assert_eq(PLAN("-format", "wrongabi", "x.yml"), -1);
     cr_assert(strstr(err.msg, "refused plugin") && strstr(err.msg, "wrong_abi.so"), "%s", err.msg);
+}
+
+Test(plan, input_tar_rules)
+{
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-pull", "x.yml"), -1);
+    cr_assert_str_eq(err.msg, "cannot use -input-tar and -pull together");
+    lkb_build_plan_free(&plan);
+    lkb_build_opts_free(&o);
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-o", "a.tar", "x.yml"), -1);
+    cr_assert_str_eq(err.msg, "input-tar and output file cannot be the same");
+    lkb_build_plan_free(&plan);
+    lkb_build_opts_free(&o);
+    cr_assert_eq(PLAN("-input-tar", "a.tar", "-o", "b.tar", "x.yml"), 0, "%s", err.msg);
 }
 
 Test(plan, repeated_format_built_once)

@@ -156,7 +156,7 @@ boot_data() {
   check_console "$c" x86_64
   expect_in "$c" "lkb-containers onboot: 000-hello 001-user 002-mount"
   expect_in "$c" "lkb-probe mount: CapEff=$(capmask CAP_SYS_ADMIN)"
-  expect_in "$c" "lkb-probe mount: mounted lkb-data on /var/lib/lkb-data"
+  expect_in "$c" "lkb-probe mount: mounted lkb-data (/dev/vda2) on /var/lib/lkb-data"
   expect_in "$c" "lkb-probe mount: cat /var/lib/lkb-data/marker=from mount"
   expect_in "$c" "lkb-runc onboot 002-mount: exit 0"
   expect_in "$c" "lkb-data on the host: from mount"

@@ -161,14 +161,17 @@ def module_closure(mroot, modules):
     for m in modules:
         visit(m)
 
-    def flat(rel, out):
-        for d in deps[rel]:
+    def load_order(rel, out):
+        """rel's dependencies, each after all it needs (a DFS post-order;
+        the direct ones visited last first, so the first stays first in
+        modules.dep): modprobe loads a modules.dep line from its end."""
+        for d in reversed(deps[rel]):
             if d not in out:
+                load_order(d, out)
                 out.append(d)
-                flat(d, out)
         return out
 
-    dep = "".join(f"{rel}: {' '.join(flat(rel, []))}".rstrip() + "\n" for rel in sorted(deps))
+    dep = "".join(f"{rel}: {' '.join(reversed(load_order(rel, [])))}".rstrip() + "\n" for rel in sorted(deps))
     return sorted(deps), dep
 
 

@@ -21,7 +21,8 @@ command -v skopeo >/dev/null || die "skopeo is not installed (apt-get install sk
 bash "$here/fetch-debs.sh"
 
 # --- build (once per set of inputs; concurrent runs wait for each other) ---
-stamp=$( { cat "$here/mkoci.py" "$here/mkimages.py" "$cache"/debs/amd64/selected-main "$cache"/debs/arm64/selected-{main,rpi}
+stamp=$( { cat "$here/mkoci.py" "$here/mkimages.py" "$here"/init/* "$cache"/debs/{amd64,arm64}/selected-{main,runc} \
+             "$cache"/debs/arm64/selected-rpi
            echo "SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}"
            zstd --version 2>/dev/null || true; } | sha256sum | cut -c1-16)
 oci="$cache/oci-$stamp"
@@ -33,11 +34,12 @@ if [ ! -f "$oci/digests.env" ]; then
   python3 "$here/mkimages.py" "$cache/debs" "$oci.tmp" ||
     { rm -rf "$oci.tmp"; die "mkimages.py failed"; }
   mv "$oci.tmp" "$oci"
-  # Keep the two newest older builds for runs still using them. The names
-  # are our own 16-hex-digit stamps, so ls output is safe to read.
+  # Keep the two newest older builds, and any built in the last two days,
+  # for runs still using them (several worktrees share the cache). The
+  # names are our own 16-hex-digit stamps, so ls output is safe to read.
   # shellcheck disable=SC2012
   ls -1dt "$cache"/oci-???????????????? | tail -n +4 | while read -r old; do
-    rm -rf "$old"
+    [ -z "$(find "$old" -maxdepth 0 -mmin +2880)" ] || rm -rf "$old"
   done
 fi
 exec 9>&-
@@ -76,6 +78,10 @@ push service 1 lkb-test/service "$LKB_TEST_SERVICE_DIGEST" "$reg" http
 push layers 1 lkb-test/layers "$LKB_TEST_LAYERS_DIGEST" "$reg" http
 push amd64only 1 lkb-test/amd64only "$LKB_TEST_AMD64ONLY_DIGEST" "$reg" http
 push rpi3-assets 1 lkb-test/rpi3-assets "$LKB_TEST_RPI3_ASSETS_DIGEST" "$reg" http
+push sysinit 1 lkb-test/sysinit "$LKB_TEST_SYSINIT_DIGEST" "$reg" http
+push runc 1 lkb-test/runc "$LKB_TEST_RUNC_DIGEST" "$reg" http
+push containerd 1 lkb-test/containerd "$LKB_TEST_CONTAINERD_DIGEST" "$reg" http
+push kernel-noefi 6.1 lkb-test/kernel-noefi "$LKB_TEST_KERNEL_NOEFI_DIGEST" "$reg" http
 
 auth_lines=()
 if [ -n "${LKB_TEST_REGISTRY_AUTH:-}" ] &&
@@ -100,6 +106,10 @@ fi
   echo "LKB_TEST_LAYERS=$reg/lkb-test/layers:1"
   echo "LKB_TEST_AMD64ONLY=$reg/lkb-test/amd64only:1"
   echo "LKB_TEST_RPI3_ASSETS=$reg/lkb-test/rpi3-assets:1"
+  echo "LKB_TEST_SYSINIT=$reg/lkb-test/sysinit:1"
+  echo "LKB_TEST_RUNC=$reg/lkb-test/runc:1"
+  echo "LKB_TEST_CONTAINERD=$reg/lkb-test/containerd:1"
+  echo "LKB_TEST_KERNEL_NOEFI=$reg/lkb-test/kernel-noefi:6.1"
   echo "LKB_TEST_DEBS=$cache/debs"
   echo "LKB_TEST_OCI_DIR=$oci"
   cat "$oci/digests.env"

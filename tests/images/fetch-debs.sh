@@ -6,6 +6,8 @@
 # older versions:
 #   amd64 main  busybox-static, the kernel of the linux-image-amd64 metapackage
 #   arm64 main  the same for arm64
+#   both  runc  runc, containerd, jq and the libraries they link (libc6,
+#               libseccomp2, libjq1, libonig5), for the runc test init
 #   arm64 rpi   raspi-firmware (non-free-firmware) and u-boot-rpi, for the
 #               rpi3 assets image and tests/scripts/test_rpi3.sh
 # Foreign architectures and extra components use private apt lists under
@@ -122,6 +124,9 @@ for arch in amd64 arm64; do
   aptname=""
   [ "$arch" = "$host_arch" ] || aptname=$arch
   fetch_set main "$arch" "$aptname" "" busybox-static KERNEL
+  # The runc/containerd test init: the two runtimes, their shared
+  # libraries, and jq for runtime.json (tests/images/mkimages.py, sysinit).
+  fetch_set runc "$arch" "$aptname" "" runc containerd libc6 libseccomp2 jq libjq1 libonig5
 done
 fetch_set rpi arm64 rpi "deb $(host_mirror) $suite main non-free-firmware" raspi-firmware u-boot-rpi
 # raw/iso EFI boot tests on arm64: systemd-bootaa64.efi (systemd-boot-efi)

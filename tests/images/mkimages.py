@@ -60,12 +60,58 @@ def busybox_layer(debs, arch):
         .symlink("bin/sh", "busybox")
 
 
+def parents(tar, made, path):
+    """Add the directories above path that tar does not have yet."""
+    parts = path.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        d = "/".join(parts[:i])
+        if d not in made:
+            tar.dir(d)
+            made.add(d)
+
+
+def pick(tar, made, root, rels):
+    """Add files and symlinks of an extracted package at their own paths."""
+    for rel in rels:
+        parents(tar, made, rel)
+        p = os.path.join(root, rel)
+        if os.path.islink(p):
+            tar.symlink(rel, os.readlink(p))
+        else:
+            tar.file(rel, read(p), os.lstat(p).st_mode & 0o7777)
+
+
+def busybox_full_layer(debs, arch, made):
+    """busybox with a symlink per applet (/bin/sh scripts call them by name).
+    The applet list is the same on every arch: ask the host's busybox."""
+    host = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.strip()
+    applets = subprocess.run([os.path.join(debs.root(host, "busybox-static"), "bin", "busybox"),
+                              "--list-full"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    t = busybox_layer(debs, arch)
+    made.add("bin")
+    for a in sorted(set(applets.split()) - {"bin/sh", "bin/busybox", "linuxrc"}):
+        parents(t, made, a)
+        t.symlink(a, "/bin/busybox")
+    return t
+
+
+def init_source(name):
+    """A script of the runc/containerd test init (tests/images/init/)."""
+    return read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "init", name))
+
+
 # ---------------------------------------------------------------- kernel --
 
 # A handful of modules with their real dependencies, so busybox modprobe
 # would work: loop, the Raspberry Pi 3 USB host controller (dwc2) and
 # Ethernet drivers (smsc95xx on the 3B, lan78xx on the 3B+).
-MODULES = {"amd64": ("loop", "smsc95xx"), "arm64": ("loop", "dwc2", "smsc95xx", "lan78xx")}
+# The runc test init also needs what LinuxKit's kernels build in and
+# Debian's has as modules: overlay (read-write bundles), ext4 (the data
+# partition) and virtio disks.
+RUNC_MODULES = ("overlay", "crc32c_generic", "ext4", "virtio_pci", "virtio_blk")
+MODULES = {"amd64": ("loop", "smsc95xx") + RUNC_MODULES,
+           "arm64": ("loop", "dwc2", "smsc95xx", "lan78xx") + RUNC_MODULES}
 
 
 def rpi3_dtbs(dtbdir):
@@ -75,9 +121,23 @@ def rpi3_dtbs(dtbdir):
                   if f.startswith(("bcm2837-", "bcm2710-")) and f.endswith(".dtb"))
 
 
+def modinfo(path, field):
+    """Every value of a .modinfo field of a module."""
+    return [m.decode() for m in re.findall(rb"(?:^|\0)" + field.encode() + rb"=([^\0]*)", read(path))]
+
+
 def modinfo_depends(path):
-    m = re.search(rb"\0depends=([^\0]*)\0", read(path))
-    return [d for d in m.group(1).decode().split(",") if d] if m else []
+    return [d for v in modinfo(path, "depends") for d in v.split(",") if d]
+
+
+def modules_alias(mroot, mods):
+    """modules.alias for mods, as depmod writes it (busybox modprobe reads
+    it for the init's modalias coldplug)."""
+    lines = []
+    for rel in mods:
+        name = os.path.basename(rel)[:-3].replace("-", "_")
+        lines += [f"alias {a} {name}\n" for a in modinfo(os.path.join(mroot, rel), "alias")]
+    return "".join(lines)
 
 
 def module_closure(mroot, modules):
@@ -101,14 +161,17 @@ def module_closure(mroot, modules):
     for m in modules:
         visit(m)
 
-    def flat(rel, out):
-        for d in deps[rel]:
+    def load_order(rel, out):
+        """rel's dependencies, each after all it needs (a DFS post-order;
+        the direct ones visited last first, so the first stays first in
+        modules.dep): modprobe loads a modules.dep line from its end."""
+        for d in reversed(deps[rel]):
             if d not in out:
+                load_order(d, out)
                 out.append(d)
-                flat(d, out)
         return out
 
-    dep = "".join(f"{rel}: {' '.join(flat(rel, []))}".rstrip() + "\n" for rel in sorted(deps))
+    dep = "".join(f"{rel}: {' '.join(reversed(load_order(rel, [])))}".rstrip() + "\n" for rel in sorted(deps))
     return sorted(deps), dep
 
 
@@ -126,13 +189,17 @@ def newc(entries):
     return bytes(out)
 
 
-def kernel_image(out, debs):
-    lay = Layout(os.path.join(out, "kernel"))
+def kernel_image(out, debs, name="kernel", no_efi=False):
+    """The test kernel; no_efi: its "MZ" (the PE/EFI stub's DOS header)
+    zeroed, a kernel EFI firmware cannot start (issue 11's error)."""
+    lay = Layout(os.path.join(out, name))
     manifests = []
     for arch in ARCHES:
         root = debs.root(arch, "linux-image")
         ver = sorted(os.listdir(os.path.join(root, "lib", "modules")))[0]
         kernel = read(os.path.join(root, "boot", "vmlinuz-" + ver))
+        if no_efi:
+            kernel = b"\0\0" + kernel[2:]
         if arch == "arm64":
             # LinuxKit's arm64 kernels ship Image.gz; Debian ships Image.
             kernel = gzip_bytes(kernel)
@@ -144,18 +211,14 @@ def kernel_image(out, debs):
         kt = Tar().dir(".").dir("./lib").dir("./lib/modules")
         mdir = f"./lib/modules/{ver}"
         kt.dir(mdir).symlink(f"{mdir}/build", f"/usr/src/linux-headers-{ver}")
-        made = set()
+        made = {"", ".", "./lib", "./lib/modules", mdir}
         for rel in mods:
-            parts = rel.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                d = "/".join(parts[:i])
-                if d not in made:
-                    kt.dir(f"{mdir}/{d}")
-                    made.add(d)
+            parents(kt, made, f"{mdir}/{rel}")
             kt.file(f"{mdir}/{rel}", read(os.path.join(mroot, rel)))
         kt.file(f"{mdir}/modules.builtin", read(os.path.join(mroot, "modules.builtin")))
         kt.file(f"{mdir}/modules.builtin.modinfo", read(os.path.join(mroot, "modules.builtin.modinfo")))
         kt.file(f"{mdir}/modules.dep", dep)
+        kt.file(f"{mdir}/modules.alias", modules_alias(mroot, mods))
         order = [l for l in read(os.path.join(mroot, "modules.order")).decode().splitlines()
                  if l in mods]
         kt.file(f"{mdir}/modules.order", "".join(l + "\n" for l in order))
@@ -226,15 +289,27 @@ def init_image(out, debs):
 
 # ------------------------------------------------------------ containers --
 
+# Mount points a container's root needs when it is read-only: runc cannot
+# create them in a read-only bundle on LinuxKit's read-only root.
+MOUNT_POINTS = ("dev", "etc", "proc", "run", "sys", "tmp", "var")
+
+
 def container_image(out, debs, name, label, config):
+    """busybox with applets and /bin/lkb-probe (tests/images/init/probe),
+    which the boot tests run to show each container's configuration."""
     lay = Layout(os.path.join(out, name))
     manifests = []
     for arch in ARCHES:
-        top = Tar().dir("etc").file(f"etc/{name}-release", f"{name} 1\n")
+        made = set()
+        bb = busybox_full_layer(debs, arch, made)
+        top = Tar()
+        for d in MOUNT_POINTS:
+            top.dir(d)
+        top.file(f"etc/{name}-release", f"{name} 1\n").dir("bin").file("bin/lkb-probe", init_source("probe"), 0o755)
         cfg = dict(config, Env=["PATH=/bin:/sbin", f"LKB_IMAGE={name}"],
                    Labels={"org.mobyproject.config": json.dumps(label, sort_keys=True,
                                                                 separators=(",", ":"))})
-        manifests.append(lay.image(arch, [(busybox_layer(debs, arch), "gzip"), (top, "gzip")], cfg))
+        manifests.append(lay.image(arch, [(bb, "gzip"), (top, "gzip")], cfg))
     return lay.finish("1", manifests)
 
 
@@ -250,6 +325,82 @@ def service_image(out, debs):
                             "pid": "host", "tmpfs": ["/run:size=1m"]},
                            {"Entrypoint": ["/bin/busybox"], "Cmd": ["sleep", "3600"],
                             "WorkingDir": "/var"})
+
+
+# ------------------------------------------- runc / containerd test init --
+# Three init images, split as LinuxKit's init, runc and containerd: a
+# system that boots the way LinuxKit's does and runs every bundle lkb
+# wrote with the real runc (onboot, onshutdown) and containerd (services).
+
+TRIPLET = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+LOADER = {"amd64": ("lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+          "arm64": ("lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/ld-linux-aarch64.so.1")}
+
+
+def script(body):
+    return "#!/bin/sh\n" + body + "\n"
+
+
+def sysinit_image(out, debs):
+    """busybox init and applets, /init (copy to tmpfs, switch_root),
+    /etc/inittab, rc.init, rc.shutdown, lkb-report, the runtime.json helper,
+    and the C library, jq and its libraries from Debian (runc, containerd
+    and ctr are dynamically linked too)."""
+    lay = Layout(os.path.join(out, "sysinit"))
+    manifests = []
+    for arch in ARCHES:
+        made = set()
+        bb = busybox_full_layer(debs, arch, made)
+        lib, ulib = f"lib/{TRIPLET[arch]}", f"usr/lib/{TRIPLET[arch]}"
+        t = Tar()
+        pick(t, made, debs.root(arch, "libc6"), LOADER[arch] + (f"{lib}/libc.so.6", f"{lib}/libm.so.6"))
+        pick(t, made, debs.root(arch, "libonig5"), (f"{ulib}/libonig.so.5", f"{ulib}/libonig.so.5.3.0"))
+        pick(t, made, debs.root(arch, "libjq1"), (f"{ulib}/libjq.so.1", f"{ulib}/libjq.so.1.0.4"))
+        pick(t, made, debs.root(arch, "jq"), ("usr/bin/jq",))
+        top = Tar().file("init", init_source("init"), 0o755)
+        for d in ("containers", "dev", "etc", "mnt", "proc", "root", "run", "sys", "tmp", "var"):
+            top.dir(d, 0o700 if d == "root" else 0o755)
+        top.file("etc/inittab", init_source("inittab")).file("etc/passwd", PASSWD).file("etc/group", GROUP)
+        top.file("etc/lkb-init-release", "lkb test sysinit 1\n").dir("etc/init.d").dir("etc/shutdown.d")
+        top.dir("bin").file("bin/rc.init", init_source("rc.init"), 0o755)
+        top.file("bin/rc.shutdown", init_source("rc.shutdown"), 0o755)
+        top.file("bin/lkb-report", init_source("lkb-report"), 0o755)
+        top.dir("usr").dir("usr/lib").dir("usr/lib/lkb-test").file("usr/lib/lkb-test/bundle.sh", init_source("bundle.sh"))
+        manifests.append(lay.image(arch, [(bb, "gzip"), (t, "gzip"), (top, "gzip")], {"Cmd": ["/init"]}))
+    return lay.finish("1", manifests)
+
+
+def one_layer_image(out, name, layer):
+    """An image of both arches, one layer each: layer(arch) gives its Tar."""
+    lay = Layout(os.path.join(out, name))
+    return lay.finish("1", [lay.image(arch, [(layer(arch), "gzip")], {}) for arch in ARCHES])
+
+
+def runc_image(out, debs):
+    """Debian's runc and libseccomp, and the onboot/onshutdown runner."""
+    def layer(arch):
+        t, made, ulib = Tar(), set(), f"usr/lib/{TRIPLET[arch]}"
+        pick(t, made, debs.root(arch, "libseccomp2"), (f"{ulib}/libseccomp.so.2", f"{ulib}/libseccomp.so.2.5.4"))
+        pick(t, made, debs.root(arch, "runc"), ("usr/sbin/runc", "usr/bin/runc"))
+        t.file("usr/bin/lkb-run-bundles", init_source("run-bundles"), 0o755)
+        t.dir("etc").dir("etc/init.d").dir("etc/shutdown.d")
+        t.file("etc/init.d/010-onboot", script("exec /usr/bin/lkb-run-bundles onboot"), 0o755)
+        return t.file("etc/shutdown.d/010-onshutdown", script("exec /usr/bin/lkb-run-bundles onshutdown"), 0o755)
+    return one_layer_image(out, "runc", layer)
+
+
+def containerd_image(out, debs):
+    """Debian's containerd, its runc v2 shim and ctr, and the services starter."""
+    def layer(arch):
+        t = Tar()
+        pick(t, set(), debs.root(arch, "containerd"),
+             ("usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr"))
+        return t.dir("etc").dir("etc/init.d").file("etc/init.d/020-containerd", init_source("containerd"), 0o755)
+    return one_layer_image(out, "containerd", layer)
+
+
+def kernel_noefi_image(out, debs):
+    return kernel_image(out, debs, "kernel-noefi", no_efi=True)
 
 
 # ---------------------------------------------------------------- layers --
@@ -335,7 +486,8 @@ def rpi3_assets_image(out, debs):
 
 IMAGES = {"kernel": kernel_image, "init": init_image, "onboot": onboot_image,
           "service": service_image, "layers": layers_image, "amd64only": amd64only_image,
-          "rpi3-assets": rpi3_assets_image}
+          "rpi3-assets": rpi3_assets_image, "sysinit": sysinit_image, "runc": runc_image,
+          "containerd": containerd_image, "kernel-noefi": kernel_noefi_image}
 
 
 def main(argv):

@@ -118,7 +118,7 @@ qemu_boot() { # qemu_boot NAME QEMU-ARGS...: console in $TMP/console-NAME
   kill "$qpid" 2>/dev/null || true
   wait "$qpid" 2>/dev/null || true
   echo "boot $name: $((SECONDS - t0)) s"
-  grep -aq "LKB-INIT-MARKER done" "$c" 2>/dev/null || { tail -60 "$c" "$TMP/qemu-$name" >&2; fail "$name: no final init marker"; }
+  grep -aq "LKB-INIT-MARKER done" "$c" 2>/dev/null || { tail -n 60 "$c" "$TMP/qemu-$name" >&2; fail "$name: no final init marker"; }
 }
 
 # no_timer_check: on a loaded host TCG can fail the kernel's IO-APIC

@@ -257,7 +257,7 @@ wait
 for n in A B C; do
   read -r _ ok secs <"$TMP/$n.result"
   echo "boot $n: $secs s"
-  [ "$ok" = 1 ] || { tail -30 "$TMP/$n-mini.txt" "$TMP/state-$n/serial0.log" "$TMP/$n-qemu.log" >&2; fail "boot $n did not reach the init marker on ttyS1"; }
+  [ "$ok" = 1 ] || { tail -n 30 "$TMP/$n-mini.txt" "$TMP/state-$n/serial0.log" "$TMP/$n-qemu.log" >&2; fail "boot $n did not reach the init marker on ttyS1"; }
   m="$TMP/$n-mini.txt"
   expect_in "$m" "Found U-Boot script /boot.scr"
   expect_in "$m" "3f215040.serial: ttyS1"

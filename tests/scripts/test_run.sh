@@ -103,7 +103,7 @@ for arch in amd64 arm64; do
   read -r rc secs <"$TMP/$arch.result"
   echo "boot $arch: $secs s (exit $rc)"
   c="$TMP/console-$arch"
-  grep -aq "LKB-INIT-MARKER done" "$c" || { tail -30 "$c" "$TMP/qemu-$arch.log" >&2; fail "$arch: no init marker"; }
+  grep -aq "LKB-INIT-MARKER done" "$c" || { tail -n 30 "$c" "$TMP/qemu-$arch.log" >&2; fail "$arch: no init marker"; }
   [ "$rc" = 0 ] || { cat "$TMP/qemu-$arch.log" >&2; fail "$arch: lkb run exited $rc after the VM powered off"; }
   expect_in "$c" "Kernel command line: console="
   expect_in "$c" "panic=-1 no_timer_check lkb.run=$arch"

@@ -140,10 +140,10 @@ boot_initrd() { # boot_initrd ARCH COMPRESSION
   check_console "$TMP/console-$name" "$m"
 }
 
-# raw-bios with an ext4 data partition (issue 12): the whole system boots
-# from the disk with a third onboot container ("mount", CAP_SYS_ADMIN,
-# /dev and an rshared /var bound) that is meant to mount the partition by
-# label.
+# raw-bios with an ext4 data partition (issue 12): the onboot "mount"
+# container mounts it by label under /var (rshared back to the host) and
+# writes a marker; rc.shutdown unmounts it; the marker is then read from
+# the disk image with debugfs.
 boot_data() {
   local out="$TMP/out-data" img
   build data amd64 raw-bios "$TMP/system.yml" "$TMP/amd64.yml" "$TMP/data.yml" -- \
@@ -157,12 +157,20 @@ boot_data() {
   check_console "$c" x86_64
   expect_in "$c" "lkb-containers onboot: 000-hello 001-user 002-mount"
   expect_in "$c" "lkb-probe mount: CapEff=$(capmask CAP_SYS_ADMIN)"
+  expect_in "$c" "lkb-probe mount: mounted lkb-data (/dev/vda2) on /var/lib/lkb-data"
+  expect_in "$c" "lkb-probe mount: cat /var/lib/lkb-data/marker=from mount"
   expect_in "$c" "lkb-runc onboot 002-mount: exit 0"
-  # Not yet asserted (open): the container's findfs does not find the
-  # partition's label on this boot, so "mounted", the host's view, the
-  # unmount at shutdown and the marker on the disk image (debugfs) are
-  # left out until that is understood; see the report of branch
-  # issue-18-runc.
+  expect_in "$c" "lkb-data on the host: from mount"
+  expect_in "$c" "lkb-shutdown: unmounted /var/lib/lkb-data"
+  local start size
+  read -r start size < <(sfdisk -J "$img" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["partitiontable"]["partitions"][1]
+print(p["start"], p["size"])')
+  dd if="$img" of="$TMP/data-p2.img" bs=512 skip="$start" count="$size" status=none
+  e2fsck -fn "$TMP/data-p2.img" >"$TMP/e2fsck" 2>&1 || { cat "$TMP/e2fsck" >&2; fail "data: e2fsck after the boot"; }
+  [ "$(debugfs -R "cat /marker" "$TMP/data-p2.img" 2>/dev/null)" = "from mount" ] ||
+    fail "data: the marker the container wrote is not on the disk"
 }
 
 # rpi3-img on QEMU raspi3b: the card's kernel.uimg, initrd.uimg and 3B

@@ -310,6 +310,7 @@ Test(loader, outputs_are_plain_names_in_the_staging_dir)
     api->free(p);
     cr_assert_eq(api->require_image(&host, "x/y:1"), LKB_FAIL, "require_image outside check");
     cr_assert(strstr(host.err.msg, "only allowed in check()"), "%s", host.err.msg);
+    lkb_host_cleanup(&host); /* the output names it handed out */
     lkb_fs_remove_tree(dir, &err);
     free(dir);
 }

@@ -34,6 +34,7 @@
 #include "oci/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/workq.h"
 
 #define CHUNK_MIN ((size_t)1 << 20)
 #define CHUNK_MAX ((size_t)4 << 20)
@@ -41,6 +42,10 @@
  * archive instead of being held in memory (and is not cached). */
 #define STREAM_MIN ((size_t)32 << 20)
 #define MAX_THREADS 8
+/* Archives in flight: each thread compresses one while the writer fills
+ * the next two (enough to keep the threads busy past a large file, few
+ * enough to keep the memory bounded). */
+#define MAX_SLOTS (MAX_THREADS + 2)
 /* Bump when the archive layout changes: it is part of every cache key. */
 #define SEGMENT_FORMAT "2"
 
@@ -75,6 +80,8 @@ struct part {
     unsigned char *out; /* compressed bytes (NULL for "none": cpio.buf) */
     size_t out_len;
     int cached, failed;
+    int submitted; /* handed to the work queue, not yet written */
+    struct lkb_work work;
     struct lkb_error err;
     enum lkb_initrd_compression comp;
     struct lkb_segcache *cache;
@@ -107,9 +114,12 @@ struct writer {
     struct lkb_segcache *cache;
     int64_t clamp;
     int threads;
-    struct part parts[MAX_THREADS];
-    int n;    /* parts in this batch */
-    int open; /* parts[n - 1] still takes entries */
+    /* A ring of archives: taken in order by the writer (tail), compressed
+     * by the work queue, written to fd in order (head). */
+    struct lkb_workq *q;
+    struct part parts[MAX_SLOTS];
+    unsigned slots, head, tail;
+    int open; /* the part at tail - 1 still takes entries */
     struct group *groups;
     size_t n_groups;
     unsigned open_groups; /* groups whose data-carrying last link is not written yet */
@@ -133,7 +143,7 @@ static void part_key(const struct part *p, char key[LKB_DIGEST_MAX], struct lkb_
     lkb_sha256_final(&h, key);
 }
 
-static void *process_part(void *arg)
+static void process_part(void *arg)
 {
     struct part *p = arg;
     p->failed = 0;
@@ -144,13 +154,13 @@ static void *process_part(void *arg)
         part_key(p, key, &p->err);
         if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->out, &p->out_len)) {
             p->cached = 1;
-            return NULL;
+            return;
         }
     }
     if (lkb_initrd_compress(p->comp, p->cpio.buf, p->cpio.len, &p->out, &p->out_len, &p->err) <
         0) {
         p->failed = 1;
-        return NULL;
+        return;
     }
     if (key[0]) {
         /* The cache only saves time: a full or read-only cache directory
@@ -159,68 +169,78 @@ static void *process_part(void *arg)
         if (lkb_segcache_put(p->cache, key + 7, p->out, p->out_len, &ignored) < 0)
             lkb_debug("initrd segment cache: %s", ignored.msg);
     }
-    return NULL;
 }
 
-/* Compress the batch's parts in parallel, write them in order. */
-static int flush(struct writer *w, struct lkb_error *err)
+static struct part *slot(struct writer *w, unsigned seq) { return &w->parts[seq % w->slots]; }
+
+/* Write the oldest part once it is compressed: 1 when written, 0 when
+ * not ready yet (only without block), -1 on error. */
+static int write_head(struct writer *w, bool block, struct lkb_error *err)
 {
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int i = 0; i < w->n; i++) {
-        w->parts[i].comp = w->comp;
-        w->parts[i].cache = w->cache;
-        if (i + 1 < w->n && pthread_create(&tids[i], NULL, process_part, &w->parts[i]) == 0)
-            started[i] = 1;
-        else if (i + 1 == w->n)
-            process_part(&w->parts[i]); /* the last one on this thread */
-    }
-    /* A part whose thread did not start runs here. */
-    for (int i = 0; i + 1 < w->n; i++)
-        if (!started[i])
-            process_part(&w->parts[i]);
+    struct part *p = slot(w, w->head);
+    if (!block && !lkb_workq_done(w->q, &p->work))
+        return 0;
+    lkb_workq_wait(w->q, &p->work);
+    p->submitted = 0;
+    w->head++;
     int rc = 0;
-    for (int i = 0; i < w->n; i++) {
-        struct part *p = &w->parts[i];
-        if (started[i])
-            pthread_join(tids[i], NULL);
-        if (p->failed && rc == 0) {
-            *err = p->err;
-            rc = -1;
-        }
-        const void *out = p->out ? p->out : p->cpio.buf;
-        if (rc == 0)
-            rc = lkb_fs_write_all(w->fd, out, p->out_len, "the initrd", err);
-        w->st->archives++;
-        w->st->cached += (size_t)p->cached;
-        w->st->cpio_bytes += p->cpio.len;
-        w->st->bytes += p->out_len;
-        free(p->out);
-        p->out = NULL;
+    if (p->failed) {
+        *err = p->err;
+        rc = -1;
     }
-    w->n = 0;
-    w->open = 0;
-    return rc;
+    const void *out = p->out ? p->out : p->cpio.buf;
+    if (rc == 0)
+        rc = lkb_fs_write_all(w->fd, out, p->out_len, "the initrd", err);
+    w->st->archives++;
+    w->st->cached += (size_t)p->cached;
+    w->st->cpio_bytes += p->cpio.len;
+    w->st->bytes += p->out_len;
+    free(p->out);
+    p->out = NULL;
+    return rc < 0 ? -1 : 1;
 }
 
 static struct lkb_cpio *current(struct writer *w, struct lkb_error *err)
 {
     if (w->open)
-        return &w->parts[w->n - 1].cpio;
-    if (w->n == w->threads && flush(w, err) < 0)
+        return &slot(w, w->tail - 1)->cpio;
+    if (w->tail - w->head == w->slots && write_head(w, true, err) < 0)
         return NULL;
-    struct lkb_cpio *c = &w->parts[w->n++].cpio;
+    struct lkb_cpio *c = &slot(w, w->tail++)->cpio;
     lkb_cpio_reset(c);
     w->open = 1;
     return c;
 }
 
+/* Close the open archive and queue it; write what is ready meanwhile. */
 static int end_part(struct writer *w, struct lkb_error *err)
 {
     if (!w->open)
         return 0;
     w->open = 0;
-    return lkb_cpio_trailer(&w->parts[w->n - 1].cpio, err);
+    struct part *p = slot(w, w->tail - 1);
+    if (lkb_cpio_trailer(&p->cpio, err) < 0)
+        return -1;
+    p->comp = w->comp;
+    p->cache = w->cache;
+    p->work = (struct lkb_work){.fn = process_part, .arg = p};
+    p->submitted = 1;
+    lkb_workq_submit(w->q, &p->work);
+    int r = 1;
+    while (r == 1 && w->head != w->tail)
+        r = write_head(w, false, err);
+    return r < 0 ? -1 : 0;
+}
+
+/* Every archive taken so far, written. */
+static int flush(struct writer *w, struct lkb_error *err)
+{
+    if (end_part(w, err) < 0)
+        return -1;
+    while (w->head != w->tail)
+        if (write_head(w, true, err) < 0)
+            return -1;
+    return 0;
 }
 
 static uint32_t node_mode(const struct lkb_node *n)
@@ -469,7 +489,7 @@ static int write_components(struct writer *w, const struct lkb_tree *t, struct l
             rc = end_part(w, err);
     }
     /* An empty tree still makes a valid (empty) archive. */
-    if (rc == 0 && w->st->archives == 0 && w->n == 0) {
+    if (rc == 0 && w->st->archives == 0 && w->tail == 0) {
         rc = current(w, err) ? end_part(w, err) : -1;
     }
     if (rc == 0)
@@ -497,12 +517,16 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     w.threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    w.slots = (unsigned)w.threads + 2;
+    if (!(w.q = lkb_workq_new(w.threads)))
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct lkb_error cache_err;
     if (o->segment_cache && !(w.cache = lkb_segcache_open(o->segment_cache, &cache_err)))
         lkb_debug("initrd segment cache not used: %s", cache_err.msg); /* only a speed-up */
     struct lkb_atomic_file f;
     if (lkb_atomic_file_open(&f, path, 0644, err) < 0) {
         lkb_segcache_close(w.cache);
+        lkb_workq_free(w.q);
         return -1;
     }
     w.fd = f.fd;
@@ -511,7 +535,12 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     int rc = o->ucode_len ? lkb_fs_write_all(f.fd, o->ucode, o->ucode_len, path, err) : 0;
     if (rc == 0)
         rc = write_components(&w, t, err);
-    for (int i = 0; i < MAX_THREADS; i++) {
+    /* After an error, parts may still be with the workers. */
+    for (unsigned i = 0; i < w.slots; i++)
+        if (w.parts[i].submitted)
+            lkb_workq_wait(w.q, &w.parts[i].work);
+    lkb_workq_free(w.q);
+    for (int i = 0; i < MAX_SLOTS; i++) {
         free(w.parts[i].out);
         lkb_cpio_free(&w.parts[i].cpio);
     }

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* nftw, O_TMPFILE, mkostemp */
+#define _GNU_SOURCE /* nftw, O_TMPFILE, mkostemp, copy_file_range */
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/tempfiles.h"
@@ -99,6 +99,26 @@ static int write_sink(void *ctx, const char *buf, size_t n, struct lkb_error *er
 
 int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
 {
+    /* copy_file_range first: the kernel copies (or shares the extents of)
+     * a large initrd without it passing through this process. Where it is
+     * refused (another file system on old kernels, a pipe), copy by hand. */
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in >= 0) {
+        struct stat st;
+        ssize_t n = 0;
+        off_t done = 0;
+        if (fstat(in, &st) == 0 && S_ISREG(st.st_mode))
+            while (done < st.st_size &&
+                   (n = copy_file_range(in, NULL, fd, NULL, (size_t)(st.st_size - done), 0)) > 0)
+                done += n;
+        int e = errno;
+        close(in);
+        if (done > 0 && done == st.st_size)
+            return 0;
+        if (done > 0) /* part copied, then an error: no fallback from the middle */
+            return lkb_error_errno(err, LKB_ERR_IO, n < 0 ? e : EIO, "copying %s to %s", src,
+                                   dst);
+    }
     struct fd_sink s = {fd, dst};
     return lkb_fs_each_chunk(src, write_sink, &s, err);
 }
@@ -188,7 +208,10 @@ int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
 {
     const char *what = NULL;
     int e = 0;
-    if (fsync(f->fd) < 0)
+    /* A file inside a build's scratch or staging directory needs no
+     * fsync of its own: scratch is thrown away, and the staging commit
+     * syncs what it publishes. */
+    if (!lkb_temp_inside(f->final_path) && fsync(f->fd) < 0)
         what = "writing", e = errno;
     else if (close(f->fd) < 0)
         what = "writing", e = errno, f->fd = -1;

@@ -18,7 +18,8 @@ int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err);
 /* rm -rf without following symlinks. A missing path is not an error. */
 int lkb_fs_remove_tree(const char *path, struct lkb_error *err);
 
-/* Write data to path via a temporary file in the same directory, fsync,
+/* Write data to path via a temporary file in the same directory, fsync
+ * (not inside a registered temporary directory: lkb_temp_inside),
  * then rename: readers see the old file or the whole new one, never a
  * partial one. */
 int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,

@@ -76,6 +76,18 @@ void lkb_temp_forget(const char *path)
     pthread_mutex_unlock(&lock);
 }
 
+bool lkb_temp_inside(const char *path)
+{
+    bool inside = false;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_temps && !inside; i++) {
+        size_t n = strlen(temps[i].path);
+        inside = temps[i].is_dir && strncmp(path, temps[i].path, n) == 0 && path[n] == '/';
+    }
+    pthread_mutex_unlock(&lock);
+    return inside;
+}
+
 /* The handler only writes the signal number to a pipe (async-signal-safe);
  * a thread does the cleanup with ordinary code. No signal is blocked, so
  * programs lkb runs start with the usual mask, and exec resets the handler. */

@@ -19,6 +19,9 @@ int lkb_temp_install_signal_cleanup(struct lkb_error *err);
 /* Register or forget a temporary (is_dir: removed recursively). */
 void lkb_temp_register(const char *path, bool is_dir);
 void lkb_temp_forget(const char *path);
+/* Whether path lies inside a registered temporary directory (a build's
+ * scratch or staging directory). */
+bool lkb_temp_inside(const char *path);
 
 /* Temporaries carry "<pid>-" right after their fixed prefix so a later run
  * can tell orphans from files of running builds. */

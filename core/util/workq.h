@@ -1,0 +1,34 @@
+#ifndef LKB_UTIL_WORKQ_H
+#define LKB_UTIL_WORKQ_H
+
+/* A fixed pool of worker threads taking jobs in submission order. The
+ * submitter keeps producing while workers run and waits for one job only
+ * when it needs that job's result, so producing, computing and writing
+ * overlap instead of alternating in batches. */
+
+#include <stdbool.h>
+
+struct lkb_work {
+    void (*fn)(void *arg);
+    void *arg;
+    /* Private to the queue. */
+    struct lkb_work *next;
+    bool done;
+};
+
+struct lkb_workq;
+
+/* A queue with `threads` workers; with fewer than 2, or when no thread
+ * could be started, jobs run on the submitting thread at submission.
+ * NULL only when out of memory. */
+struct lkb_workq *lkb_workq_new(int threads);
+/* Queue w (fn and arg set); the queue owns it until it is waited for. */
+void lkb_workq_submit(struct lkb_workq *q, struct lkb_work *w);
+/* Block until w has run. */
+void lkb_workq_wait(struct lkb_workq *q, struct lkb_work *w);
+/* Whether w has run, without blocking. */
+bool lkb_workq_done(struct lkb_workq *q, struct lkb_work *w);
+/* Every submitted job must have been waited for. */
+void lkb_workq_free(struct lkb_workq *q);
+
+#endif

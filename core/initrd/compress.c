@@ -146,7 +146,7 @@ struct lkb_initrd_stream *lkb_initrd_stream_open(int fd, enum lkb_initrd_compres
     s->comp = comp;
     int ok = 1;
     if (comp == LKB_INITRD_GZIP)
-        ok = (s->gz = lkb_pgzip_new(fd, 0, LKB_INITRD_GZIP_LEVEL)) != NULL;
+        ok = (s->gz = lkb_pgzip_new(fd, 0, LKB_INITRD_ZLIB_LEVEL)) != NULL;
     else if (comp == LKB_INITRD_LZ4)
         ok = (s->lz4 = lkb_lz4legacy_new(fd)) != NULL;
     else if (comp == LKB_INITRD_ZSTD)

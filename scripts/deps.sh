@@ -12,6 +12,8 @@ PKGS=(
   scdoc groff-base
   # tests
   libcriterion-dev clang python3 curl openssl apache2-utils cpio file zstd lz4 xz-utils
+  # clang's libFuzzer and sanitizer runtimes (tests/fuzz): only a Recommends of clang
+  libclang-rt-14-dev
   docker-registry skopeo
   # boot tests and disk-image checks
   qemu-system-x86 qemu-system-arm qemu-utils u-boot-tools dosfstools mtools fdisk gdisk xorriso e2fsprogs

@@ -48,3 +48,37 @@ lkb_boot() {
   timeout "${LKB_BOOT_TIMEOUT:-600}" "$LKB_BIN" run -accel tcg -console-file "$console" \
     -state "$TMP/state-$name" "$@" </dev/null >"$log" 2>&1
 }
+# lkb_test_registry: for tests against the loopback registry (scripts/test.sh
+# starts it): the references in registry.env and images.env, and R, its
+# host:port.
+lkb_test_registry() {
+  : "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
+  . "$LKB_TEST_STATE/registry.env"
+  . "$LKB_TEST_STATE/images.env"
+  R=$LKB_TEST_REGISTRY
+}
+# lkb_test_sys_yml FILE [IMAGE...] [-]: the system most build tests start
+# from: the test kernel with cmdline console=ttyS0; init, then each
+# lkb-test/IMAGE (e.g. layers:1) in init; onboot `one`. With `-` the YAML
+# on stdin follows: list items there continue onboot, then other sections.
+lkb_test_sys_yml() {
+  local file=$1 img more=false; shift
+  {
+    cat <<YML
+kernel:
+  image: $R/lkb-test/kernel:6.1
+  cmdline: "console=ttyS0"
+init:
+  - $R/lkb-test/init:1
+YML
+    for img in "$@"; do
+      if [ "$img" = - ]; then more=true; else printf '  - %s/lkb-test/%s\n' "$R" "$img"; fi
+    done
+    cat <<YML
+onboot:
+  - name: one
+    image: $R/lkb-test/onboot:1
+YML
+    if $more; then cat; fi
+  } >"$file"
+}

@@ -5,21 +5,10 @@
 # size limit, RLIMIT_FSIZE) fails cleanly with nothing partial anywhere;
 # `-o -` streams the tar to stdout, byte-identical to `-o FILE`.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 cd "$TMP"
-cat >sys.yml <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
-YML
+lkb_test_sys_yml sys.yml
 snapshot() { # snapshot DIR: every entry with inode, size, mtime and hash
   (cd "$1" && for f in $(ls -A); do
      printf '%s %s\n' "$(stat -c '%n %i %s %Y' "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"

@@ -3,21 +3,9 @@
 # cpio hard links, reproducibility, compressions, decompress-kernel,
 # failures that leave nothing behind, offline mode, plugin formats.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
-cat >"$TMP/sys.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-test/layers:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
+lkb_test_sys_yml "$TMP/sys.yml" layers:1 - <<YML
   - name: two
     image: $R/lkb-test/onboot:1
 services:

@@ -8,22 +8,10 @@
 # that nothing was written is a listing of every path with its size, mode,
 # mtime and sha256, compared before and after.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 SH=$TMP/shared
 trap 'chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
-cat >"$TMP/sys.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
-YML
+lkb_test_sys_yml "$TMP/sys.yml"
 # The same plus an image the shared cache does not have.
 { cat "$TMP/sys.yml"; printf 'services:\n  - name: svc\n    image: %s/lkb-test/service:1\n' "$R"; } >"$TMP/more.yml"
 build() { # build RC NAME YML [ARGS...]: outputs in $TMP/out-NAME

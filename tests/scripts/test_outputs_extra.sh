@@ -7,21 +7,10 @@
 # and kernel+erofs checked with unsquashfs and fsck.erofs, their contents
 # compared with the tar, reproducible.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 export SOURCE_DATE_EPOCH=1700000000
-cat >"$TMP/sys.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
+lkb_test_sys_yml "$TMP/sys.yml" - <<YML
   - name: two
     image: $R/lkb-test/onboot:1
 services:

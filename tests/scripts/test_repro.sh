@@ -8,23 +8,11 @@
 # caches, differing umask and directory: equal to each other, different
 # from A. The tar output's generated entries carry the fixed mtime.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 FIXED=1492533000 # 2017-04-18T16:30:00Z, LinuxKit's default mtime (docs/build.md)
 for w in wa wb wc wd1 wd2; do
   mkdir -p "$TMP/$w"
-  cat >"$TMP/$w/sys.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-test/layers:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
+  lkb_test_sys_yml "$TMP/$w/sys.yml" layers:1 - <<YML
 services:
   - name: svc
     image: $R/lkb-test/service:1

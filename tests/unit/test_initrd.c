@@ -21,24 +21,9 @@
 #include "rootfs/tree.h"
 #include "util/fs.h"
 
-static struct lkb_tree t;
-static struct lkb_error err;
-static char *dir;
+#include "tree_fixture.h"
 
-static void init(void)
-{
-    lkb_tree_init(&t, 1492533000);
-    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test-initrd", &dir, &err), 0, "%s", err.msg);
-}
-
-static void fini(void)
-{
-    lkb_tree_free(&t);
-    lkb_fs_remove_tree(dir, &err);
-    free(dir);
-}
-
-TestSuite(initrd, .init = init, .fini = fini);
+TestSuite(initrd, .init = tree_fixture_init, .fini = tree_fixture_fini);
 
 static void add_sample(void)
 {

@@ -1,23 +1,21 @@
 #define _GNU_SOURCE /* asprintf */
 #include "initrd/segcache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "oci/digest.h"
+#include "rootfs/lrudir.h"
 #include "util/fs.h"
 
 #define MAGIC "lkb-initrd-segment 1\n"
 #define MAGIC_LEN (sizeof MAGIC - 1)
 #define HDR_LEN (MAGIC_LEN + LKB_DIGEST_MAX) /* magic, "sha256:<hex>\n" */
-#define STALE_TMP_S 3600
 
 struct lkb_segcache {
     char *dir;
@@ -116,103 +114,11 @@ int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, 
     return rc;
 }
 
-struct seg {
-    char *name;
-    uint64_t size;
-    struct timespec used;
-};
-
-static int older_first(const void *a, const void *b)
-{
-    const struct seg *x = a, *y = b;
-    if (x->used.tv_sec != y->used.tv_sec)
-        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
-    if (x->used.tv_nsec != y->used.tv_nsec)
-        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-/* Every entry of dir (stale temporaries removed on the way when
- * drop_tmp). */
-static int list(const char *dir, int drop_tmp, struct seg **out, size_t *n, uint64_t *total,
-                struct lkb_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    *total = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "%s", dir);
-    size_t cap = 0;
-    struct dirent *de;
-    time_t now = time(NULL);
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        struct stat st;
-        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
-            continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (de->d_name[0] == '.') {
-            /* A writer's temporary: another build may be writing it now. */
-            if (drop_tmp && now - st.st_mtime > STALE_TMP_S)
-                unlinkat(dirfd(d), de->d_name, 0);
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct seg *s = realloc(*out, cap * sizeof *s);
-            if (!s) {
-                rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                break;
-            }
-            *out = s;
-        }
-        struct seg *s = &(*out)[*n];
-        if (!(s->name = strdup(de->d_name))) {
-            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-            break;
-        }
-        s->size = (uint64_t)st.st_size;
-        s->used = st.st_mtim;
-        *total += s->size;
-        (*n)++;
-    }
-    closedir(d);
-    return rc;
-}
-
-static void free_list(struct seg *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(s[i].name);
-    free(s);
-}
-
 int lkb_segcache_trim(struct lkb_segcache *c, uint64_t max_bytes, struct lkb_error *err)
 {
-    if (!max_bytes) {
-        const char *env = getenv("LKB_SEGMENT_CACHE_MAX");
-        char *end;
-        unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
-        max_bytes = env && *env && !*end ? v : LKB_SEGCACHE_MAX_BYTES;
-    }
-    struct seg *s;
-    size_t n;
-    uint64_t total;
-    if (list(c->dir, 1, &s, &n, &total, err) < 0)
-        return -1;
-    if (total > max_bytes) {
-        qsort(s, n, sizeof *s, older_first);
-        for (size_t i = 0; i < n && total > max_bytes; i++) {
-            char *p = entry_path(c, s[i].name);
-            if (p && unlink(p) == 0)
-                total -= s[i].size;
-            free(p);
-        }
-    }
-    free_list(s, n);
-    return 0;
+    if (!max_bytes)
+        max_bytes = lkb_lrudir_bound("LKB_SEGMENT_CACHE_MAX", LKB_SEGCACHE_MAX_BYTES);
+    return lkb_lrudir_trim(c->dir, max_bytes, err);
 }
 
 int lkb_segcache_clean(const char *cache_dir, size_t *n, uint64_t *bytes, struct lkb_error *err)
@@ -220,11 +126,7 @@ int lkb_segcache_clean(const char *cache_dir, size_t *n, uint64_t *bytes, struct
     char *dir = lkb_fs_join(cache_dir, "segments");
     if (!dir)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    struct seg *s;
-    int rc = list(dir, 0, &s, n, bytes, err);
-    free_list(s, *n);
-    if (rc == 0)
-        rc = lkb_fs_remove_tree(dir, err);
+    int rc = lkb_lrudir_clean(dir, n, bytes, err);
     free(dir);
     return rc;
 }

@@ -15,4 +15,10 @@ struct archive;
 int lkb_layer_apply(struct lkb_tree *t, struct archive *a, const char *what,
                     struct lkb_error *err);
 
+/* The same for a layer whose uncompressed tar is file (an unpacked layer,
+ * `a` reading it from offset 0, no filter): regular files become ranges
+ * of file instead of copies (sparse ones are still copied). */
+int lkb_layer_apply_file(struct lkb_tree *t, struct archive *a, struct lkb_blob_file *file,
+                         const char *what, struct lkb_error *err);
+
 #endif

@@ -43,6 +43,7 @@ void lkb_blob_file_unref(struct lkb_blob_file *f)
     if (f && --f->refs == 0) {
         if (f->size)
             munmap(f->map, f->size);
+        close(f->fd);
         free(f->id);
         free(f);
     }
@@ -199,18 +200,28 @@ int lkb_blob_file_map(const char *path, const char *id, struct lkb_blob_file **o
                       struct lkb_error *err)
 {
     *out = NULL;
-    struct lkb_blob *b;
-    if (lkb_blob_map_file(path, &b, err) < 0)
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0)
         return -1;
     struct lkb_blob_file *f = calloc(1, sizeof *f);
     if (!f || !(f->id = strdup(id))) {
         free(f);
-        lkb_blob_unref(b);
+        close(fd);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
-    /* The mapping moves from the blob to the file. */
-    *f = (struct lkb_blob_file){.refs = 1, .map = b->data, .size = b->size, .id = f->id};
-    free(b);
+    f->refs = 1;
+    f->fd = fd;
+    f->size = (size_t)st.st_size;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            f->size = 0;
+            lkb_blob_file_unref(f);
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "mapping %s", path);
+        }
+        f->map = m;
+    }
     *out = f;
     return 0;
 }

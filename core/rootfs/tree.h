@@ -24,6 +24,7 @@ enum lkb_node_type { LKB_NODE_FILE, LKB_NODE_DIR, LKB_NODE_SYMLINK, LKB_NODE_CHR
  * it. */
 struct lkb_blob_file {
     unsigned refs;
+    int fd; /* open read-only, for copy_file_range */
     unsigned char *map;
     size_t size;
     char *id;

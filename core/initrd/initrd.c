@@ -92,6 +92,8 @@ struct part {
     const unsigned char *archive; /* cpio.buf or whole */
     unsigned char *out; /* compressed bytes (NULL for "none": archive) */
     size_t out_len;
+    struct lkb_blob *hit; /* the cached segment, mapped; its payload at hit_off */
+    size_t hit_off;
     int cached, failed;
     struct lkb_error err;
     enum lkb_initrd_compression comp;
@@ -236,7 +238,7 @@ static void *process_part(void *arg)
     char key[LKB_DIGEST_MAX] = "";
     if (p->cache && p->comp != LKB_INITRD_NONE) {
         part_key(p, key, &p->err);
-        if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->out, &p->out_len)) {
+        if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->hit, &p->hit_off, &p->out_len)) {
             p->cached = 1;
             return NULL;
         }
@@ -283,7 +285,7 @@ static int flush(struct writer *w, struct lkb_error *err)
             *err = p->err;
             rc = -1;
         }
-        const void *out = p->out ? p->out : p->archive;
+        const void *out = p->hit ? p->hit->data + p->hit_off : p->out ? p->out : p->archive;
         if (rc == 0)
             rc = lkb_fs_write_all(w->fd, out, p->out_len, "the initrd", err);
         w->st->archives++;
@@ -293,6 +295,8 @@ static int flush(struct writer *w, struct lkb_error *err)
         w->st->bytes += p->out_len;
         free(p->out);
         p->out = NULL;
+        lkb_blob_unref(p->hit);
+        p->hit = NULL;
     }
     w->n = 0;
     w->open = 0;

@@ -49,34 +49,35 @@ static char *entry_path(const struct lkb_segcache *c, const char *key)
     return lkb_fs_join(c->dir, key);
 }
 
-int lkb_segcache_get(struct lkb_segcache *c, const char *key, unsigned char **data, size_t *len)
+int lkb_segcache_get(struct lkb_segcache *c, const char *key, struct lkb_blob **seg,
+                     size_t *off, size_t *len)
 {
     char *path = entry_path(c, key);
     if (!path)
         return 0;
     struct lkb_error err;
-    char *raw = NULL;
-    size_t size = 0;
+    struct lkb_blob *b = NULL;
     int hit = 0;
-    if (lkb_fs_read_file(path, &raw, &size, &err) == 0) {
+    /* Mapped, not read: the payload goes from the page cache to the
+     * initrd without a copy on the heap. */
+    if (lkb_blob_map_file(path, &b, &err) == 0) {
+        const char *raw = (const char *)b->data;
         char want[LKB_DIGEST_MAX];
-        if (size >= HDR_LEN && memcmp(raw, MAGIC, MAGIC_LEN) == 0 &&
+        if (b->size >= HDR_LEN && memcmp(raw, MAGIC, MAGIC_LEN) == 0 &&
             raw[HDR_LEN - 1] == '\n' &&
-            lkb_digest_bytes(raw + HDR_LEN, size - HDR_LEN, want, &err) == 0 &&
+            lkb_digest_bytes(raw + HDR_LEN, b->size - HDR_LEN, want, &err) == 0 &&
             memcmp(raw + MAGIC_LEN, want, LKB_DIGEST_MAX - 1) == 0) {
-            /* The payload moves to the front: one buffer, no copy of a
-             * second one. */
-            memmove(raw, raw + HDR_LEN, size - HDR_LEN);
-            *data = (unsigned char *)raw;
-            *len = size - HDR_LEN;
-            raw = NULL;
+            *seg = b;
+            *off = HDR_LEN;
+            *len = b->size - HDR_LEN;
+            b = NULL;
             hit = 1;
             utimensat(AT_FDCWD, path, NULL, 0); /* recently used, for trim */
         } else {
             unlink(path); /* truncated or corrupt: rebuilt by the caller */
         }
     }
-    free(raw);
+    lkb_blob_unref(b);
     free(path);
     return hit;
 }

@@ -87,7 +87,7 @@ int lkb_build_kernel_section(struct lkb_tree *root, struct lkb_image *img, const
     } else {
         char what[512];
         snprintf(what, sizeof what, "%s of kernel image %s", tarname, img->ref);
-        rc = lkb_layer_apply(root, a, what, err);
+        rc = lkb_layer_apply_file(root, a, tn->blob->file, tn->blob->off, what, err);
     }
     archive_read_free(a);
 out:

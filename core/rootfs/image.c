@@ -52,7 +52,7 @@ int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_e
         char what[512];
         snprintf(what, sizeof what, "%s of image %s", img->layers[i].digest, img->ref);
         out->layer_budget = limit;
-        int rc = lkb_layer_apply_file(out, a, file, what, err);
+        int rc = lkb_layer_apply_file(out, a, file, 0, what, err);
         out->layer_budget = 0;
         archive_read_free(a);
         lkb_blob_file_unref(file);

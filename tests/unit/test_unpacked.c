@@ -1,6 +1,7 @@
 /* Unpacked layers: files laid out as ranges of an uncompressed tar hold
  * exactly the bytes libarchive reads for them (ustar, pax and GNU long
- * names, hard links, empty and odd sizes), the initrd made from ranges is
+ * names, hard links, empty and odd sizes; a tar inside a layer, such as
+ * kernel.tar), the initrd made from ranges is
  * the one made from copies, its segments are keyed without reading them,
  * and a tar cut short is refused. */
 #include <archive.h>
@@ -89,7 +90,7 @@ static int lay_out(struct lkb_tree *t, const char *path, bool ranges, struct lkb
     struct lkb_blob_file *f = NULL;
     if (ranges)
         cr_assert_eq(lkb_blob_file_map(path, "sha256:test", &f, err), 0, "%s", err->msg);
-    int rc = lkb_layer_apply_file(t, a, f, "sha256:test", err);
+    int rc = lkb_layer_apply_file(t, a, f, 0, "sha256:test", err);
     archive_read_free(a);
     lkb_blob_file_unref(f);
     return rc;
@@ -190,3 +191,82 @@ Test(unpacked, truncated)
     lkb_tree_free(&t);
     free(tar);
 }
+
+/* A tar inside a layer (kernel.tar): laid out from the layer's range, its
+ * files are ranges of the layer itself when it is uncompressed, copies
+ * when it is gzipped; the bytes are the same either way. */
+static void inner_tar(bool gzip)
+{
+    char *inner = lkb_fs_join(dir, "inner.tar"), *outer = lkb_fs_join(dir, "outer.tar");
+    write_layer(inner, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+    char *data;
+    size_t len;
+    struct lkb_error err;
+    cr_assert_eq(lkb_fs_read_file(inner, &data, &len, &err), 0);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    cr_assert_eq(archive_write_open_filename(a, outer), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    if (gzip) {
+        /* The inner tar gzipped in memory first. */
+        size_t cap = len + 4096, used;
+        char *gz = malloc(cap);
+        struct archive *g = archive_write_new();
+        archive_write_set_format_raw(g);
+        archive_write_add_filter_gzip(g);
+        cr_assert_eq(archive_write_open_memory(g, gz, cap, &used), ARCHIVE_OK);
+        archive_entry_set_filetype(e, AE_IFREG);
+        cr_assert_eq(archive_write_header(g, e), ARCHIVE_OK);
+        archive_write_data(g, data, len);
+        archive_write_close(g);
+        archive_write_free(g);
+        free(data);
+        data = gz;
+        len = used;
+    }
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, "kernel.tar");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)len);
+    cr_assert_eq(archive_write_header(a, e), ARCHIVE_OK);
+    cr_assert_eq(archive_write_data(a, data, len), (la_ssize_t)len);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    free(data);
+
+    struct lkb_tree kt, copies, ranges;
+    cr_assert_eq(lay_out(&kt, outer, true, &err), 0, "%s", err.msg);
+    const struct lkb_blob *tb = lkb_tree_get(&kt, "kernel.tar")->blob;
+    cr_assert_not_null(tb->file);
+    for (int r = 0; r < 2; r++) {
+        struct lkb_tree *t = r ? &ranges : &copies;
+        lkb_tree_init(t, 0);
+        a = archive_read_new();
+        archive_read_support_format_all(a);
+        archive_read_support_filter_all(a);
+        cr_assert_eq(archive_read_open_memory(a, tb->data, tb->size), ARCHIVE_OK);
+        cr_assert_eq(r ? lkb_layer_apply_file(t, a, tb->file, tb->off, "kernel.tar", &err)
+                       : lkb_layer_apply(t, a, "kernel.tar", &err), 0, "%s", err.msg);
+        archive_read_free(a);
+    }
+    cr_assert_eq(copies.n, ranges.n);
+    for (size_t i = 0; i < copies.n; i++) {
+        const struct lkb_node *c = &copies.nodes[i], *r = &ranges.nodes[i];
+        if (c->type != LKB_NODE_FILE)
+            continue;
+        cr_assert_eq(r->blob->file != NULL, !gzip, "%s", r->path);
+        cr_assert_eq(c->blob->size, r->blob->size);
+        cr_assert(!c->blob->size || !memcmp(c->blob->data, r->blob->data, c->blob->size),
+                  "%s: the range holds other bytes", r->path);
+    }
+    lkb_tree_free(&copies);
+    lkb_tree_free(&ranges);
+    lkb_tree_free(&kt);
+    free(inner);
+    free(outer);
+}
+
+Test(unpacked, tar_in_layer) { inner_tar(false); }
+Test(unpacked, gzipped_tar_in_layer) { inner_tar(true); }

@@ -357,40 +357,62 @@ static int stream_file(struct writer *w, const struct lkb_node *n, struct lkb_er
 {
     if (end_part(w, err) < 0 || flush(w, err) < 0)
         return -1;
-    struct lkb_cpio c = {0};
-    lkb_cpio_reset(&c);
+    /* The archive as a skeleton, for its key and its bytes around the data. */
+    struct part p = {.comp = w->comp};
+    lkb_cpio_reset(&p.cpio);
     struct lkb_cpio_hdr h = {.ino = 1, .mode = node_mode(n), .uid = n->uid, .gid = n->gid,
                              .nlink = 1, .mtime = clamp(n->mtime, w->clamp),
                              .size = n->blob->size};
-    struct lkb_initrd_stream *s = NULL;
-    int rc = lkb_cpio_header(&c, n->path, &h, err);
-    if (rc == 0 && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
-        rc = -1;
+    int rc = lkb_cpio_header(&p.cpio, n->path, &h, err);
     if (rc == 0)
-        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
-    for (size_t off = 0; rc == 0 && off < n->blob->size;) {
+        rc = add_data(&p, n->blob, err);
+    if (rc == 0)
+        rc = lkb_cpio_pad(&p.cpio, err);
+    if (rc == 0)
+        rc = lkb_cpio_trailer(&p.cpio, err);
+    char key[LKB_DIGEST_MAX] = "";
+    struct lkb_error ignored;
+    if (rc == 0 && w->cache && w->comp != LKB_INITRD_NONE) {
+        part_key(&p, key, &ignored);
+        if (key[0] && lkb_segcache_get(w->cache, key + 7, &p.hit, &p.hit_off, &p.out_len)) {
+            rc = lkb_fs_write_all(w->fd, p.hit->data + p.hit_off, p.out_len, "the initrd", err);
+            w->st->cached++;
+            w->st->bytes += p.out_len;
+        }
+    }
+    off_t start = lseek(w->fd, 0, SEEK_CUR);
+    struct lkb_initrd_stream *s = NULL;
+    if (rc == 0 && !p.hit && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
+        rc = -1;
+    const size_t at = p.ext[0].at, rest = at + (n->blob->size & 3);
+    if (s && rc == 0)
+        rc = lkb_initrd_stream_write(s, p.cpio.buf, at, err);
+    for (size_t off = 0; s && rc == 0 && off < n->blob->size;) {
         size_t k = n->blob->size - off < LKB_BLOB_SPILL_MIN ? n->blob->size - off
                                                             : LKB_BLOB_SPILL_MIN;
         rc = lkb_initrd_stream_write(s, n->blob->data + off, k, err);
         lkb_blob_release(n->blob, off, k);
         off += k;
     }
-    lkb_cpio_reset(&c);
-    if (rc == 0)
-        rc = lkb_cpio_data(&c, "\0\0\0", (4 - (n->blob->size & 3)) & 3, err);
-    if (rc == 0)
-        rc = lkb_cpio_trailer(&c, err);
-    if (rc == 0)
-        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
+    if (s && rc == 0)
+        rc = lkb_initrd_stream_write(s, p.cpio.buf + rest, p.cpio.len - rest, err);
     if (s) {
-        struct lkb_error ignored;
         if (lkb_initrd_stream_close(s, rc == 0 ? err : &ignored) < 0)
             rc = -1;
+        w->st->compressed++;
+        off_t end = lseek(w->fd, 0, SEEK_CUR);
+        w->st->bytes += (uint64_t)(end - start);
+        /* Kept like any archive, from the bytes just written. */
+        if (rc == 0 && key[0] && start >= 0 && end > start &&
+            lkb_segcache_put_fd(w->cache, key + 7, w->fd, (uint64_t)start,
+                                (size_t)(end - start), &ignored) < 0)
+            lkb_debug("initrd segment cache: %s", ignored.msg);
     }
     w->st->archives++;
-    w->st->compressed++;
-    w->st->cpio_bytes += n->blob->size;
-    lkb_cpio_free(&c);
+    w->st->cpio_bytes += part_len(&p);
+    lkb_blob_unref(p.hit);
+    free(p.ext);
+    lkb_cpio_free(&p.cpio);
     return rc;
 }
 

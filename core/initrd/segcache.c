@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,6 +113,18 @@ int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, 
         unlink(tmp);
     free(tmp);
     free(path);
+    return rc;
+}
+
+int lkb_segcache_put_fd(struct lkb_segcache *c, const char *key, int fd, uint64_t off, size_t len,
+                        struct lkb_error *err)
+{
+    size_t delta = (size_t)(off % (uint64_t)sysconf(_SC_PAGESIZE));
+    void *m = mmap(NULL, len + delta, PROT_READ, MAP_SHARED, fd, (off_t)(off - delta));
+    if (m == MAP_FAILED)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "mapping an initrd segment");
+    int rc = lkb_segcache_put(c, key, (unsigned char *)m + delta, len, err);
+    munmap(m, len + delta);
     return rc;
 }
 

@@ -32,6 +32,9 @@ int lkb_segcache_get(struct lkb_segcache *c, const char *key, struct lkb_blob **
 /* Store a segment atomically. Thread-safe. */
 int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, size_t len,
                      struct lkb_error *err);
+/* Store [off, off + len) of the file open as fd (readable) as a segment. */
+int lkb_segcache_put_fd(struct lkb_segcache *c, const char *key, int fd, uint64_t off, size_t len,
+                        struct lkb_error *err);
 /* Remove the least recently used segments until at most max_bytes remain
  * (0: the default bound); stale temporary files go too. */
 int lkb_segcache_trim(struct lkb_segcache *c, uint64_t max_bytes, struct lkb_error *err);

@@ -41,7 +41,7 @@
 #define CHUNK_MIN ((size_t)1 << 20)
 #define CHUNK_MAX ((size_t)4 << 20)
 /* A file this large is streamed through the compressor in its own
- * archive instead of being held in memory (and is not cached). */
+ * archive instead of being held in memory (cached from the bytes written). */
 #define STREAM_MIN ((size_t)32 << 20)
 #define MAX_THREADS 8
 /* Bump when the archive layout or the key's make-up changes: it is part of

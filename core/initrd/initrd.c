@@ -384,7 +384,7 @@ static int stream_file(struct writer *w, const struct lkb_node *n, struct lkb_er
     struct lkb_initrd_stream *s = NULL;
     if (rc == 0 && !p.hit && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
         rc = -1;
-    const size_t at = p.ext[0].at, rest = at + (n->blob->size & 3);
+    const size_t at = p.n_ext ? p.ext[0].at : 0, rest = at + (n->blob->size & 3);
     if (s && rc == 0)
         rc = lkb_initrd_stream_write(s, p.cpio.buf, at, err);
     for (size_t off = 0; s && rc == 0 && off < n->blob->size;) {

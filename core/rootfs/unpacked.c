@@ -56,14 +56,32 @@ static void stamp_of(const struct stat *st, char *buf, size_t len)
              st->st_ctim.tv_nsec);
 }
 
-static int write_stamp(const char *path, const char *stamp_path, struct lkb_error *err)
+/* Written atomically (temporary file, rename) but not synced: a stamp
+ * lost in a crash only costs one more hash of its layer. */
+static int write_stamp(const char *dir, const char *path, const char *stamp_path,
+                       struct lkb_error *err)
 {
     struct stat st;
-    char buf[160];
+    char buf[160], *tmp = NULL;
     if (stat(path, &st) < 0)
         return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", path);
     stamp_of(&st, buf, sizeof buf);
-    return lkb_fs_write_atomic(stamp_path, buf, strlen(buf), 0644, err);
+    if (asprintf(&tmp, "%s/.tmp-XXXXXX", dir) < 0)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int fd = mkstemp(tmp);
+    int rc = fd < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "creating %s", tmp) : 0;
+    if (rc == 0 && fchmod(fd, 0644) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "%s", tmp);
+    if (rc == 0)
+        rc = lkb_fs_write_all(fd, buf, strlen(buf), tmp, err);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", tmp);
+    if (rc == 0 && rename(tmp, stamp_path) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "renaming into %s", stamp_path);
+    if (rc < 0 && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 /* 1 when path holds the layer: its stamp matches, or it hashes to id (then
@@ -86,7 +104,7 @@ static int check(const char *path, const char *stamp_path, const char *id)
     char got[LKB_DIGEST_MAX];
     uint64_t size;
     if (lkb_digest_file(path, got, &size, &err) == 0 && strcmp(got, id) == 0 &&
-        write_stamp(path, stamp_path, &err) == 0)
+        write_stamp(unpacked_dir, path, stamp_path, &err) == 0)
         return 1;
     lkb_debug("unpacked layer %s does not match its name: made again", path);
     unlink(path);
@@ -168,8 +186,8 @@ static int make(struct lkb_image *img, size_t i, const char *id, const char *pat
     /* No fsync: a file cut short by a crash fails its stamp and its hash. */
     if (rc == 0 && rename(tmp, path) < 0)
         rc = lkb_error_errno(&why, LKB_ERR_IO, errno, "renaming into %s", path);
-    if (rc == 0 && write_stamp(path, stamp_path, &why) < 0)
-        unlink(path), rc = -1;
+    if (rc == 0 && (rc = write_stamp(unpacked_dir, path, stamp_path, &why)) < 0)
+        unlink(path);
     if (rc < 0) {
         unlink(tmp);
         lkb_debug("layer %s of %s not kept unpacked: %s", img->layers[i].digest, img->ref,
@@ -222,8 +240,10 @@ int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
             *file = NULL;
         }
     }
-    if (rc == 0)
-        made ? stats.made++ : stats.reused++;
+    if (rc == 0 && made)
+        stats.made++;
+    else if (rc == 0)
+        stats.reused++;
     free(stamp);
     free(path);
     return rc;
@@ -284,7 +304,7 @@ int lkb_unpacked_verify(const char *cache_dir, size_t *checked, size_t *removed,
             unlink(path);
             unlink(stamp);
             (*removed)++;
-        } else if (write_stamp(path, stamp, &why) < 0) {
+        } else if (write_stamp(dir, path, stamp, &why) < 0) {
             unlink(stamp); /* hashed again on its next use */
         }
         free(stamp);

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "initrd/segcache.h"
 #include "oci/oci.h"
+#include "rootfs/unpacked.h"
 
 static const char cache_usage[] =
     "Usage: lkb cache [-cache DIR] [-cache-ro DIR]... SUBCOMMAND [ARGS]\n"
@@ -15,9 +16,10 @@ static const char cache_usage[] =
     "\n"
     "  ls                      list cached images (reference, platform, digest)\n"
     "  rm REF...               forget images (their blobs are freed by clean)\n"
-    "  clean [-all]            delete unreferenced blobs (-all: everything) and\n"
-    "                          every built initrd segment\n"
-    "  verify                  rehash every blob, delete corrupt ones, repair index.json\n"
+    "  clean [-all]            delete unreferenced blobs (-all: everything),\n"
+    "                          every built initrd segment and unpacked layer\n"
+    "  verify                  rehash every blob and unpacked layer, delete corrupt\n"
+    "                          ones, repair index.json\n"
     "  import FILE.tar         add an OCI archive or a 'docker save' tar\n"
     "  export REF... FILE.tar  write images as one OCI archive\n";
 
@@ -115,11 +117,16 @@ int lkb_cmd_cache(int argc, char **argv)
         uint64_t seg_bytes = 0;
         if (rc == 0 && (rc = lkb_segcache_clean(lkb_cache_dir(c), &segs, &seg_bytes, &err)) == 0)
             printf("removed %zu initrd segments, %.1f MB\n", segs, (double)seg_bytes / 1e6);
+        /* So are unpacked layers: made again from the blobs when needed. */
+        if (rc == 0 && (rc = lkb_unpacked_clean(lkb_cache_dir(c), &segs, &seg_bytes, &err)) == 0)
+            printf("removed %zu unpacked layers, %.1f MB\n", segs, (double)seg_bytes / 1e6);
     } else if (!strcmp(sub, "verify")) {
         size_t checked = 0, removed = 0;
         rc = lkb_cache_verify(c, &checked, &removed, &err);
         if (rc == 0)
             printf("checked %zu blobs, removed %zu corrupt\n", checked, removed);
+        if (rc == 0 && (rc = lkb_unpacked_verify(lkb_cache_dir(c), &checked, &removed, &err)) == 0)
+            printf("checked %zu unpacked layers, removed %zu corrupt\n", checked, removed);
     } else if (!strcmp(sub, "import")) {
         char **refs = NULL;
         size_t n = 0;

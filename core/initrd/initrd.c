@@ -5,7 +5,9 @@
  * the work parallel (segments are compressed on all cores) and cacheable
  * (a segment's compressed bytes are a function of its archive bytes, so a
  * rebuild takes unchanged segments from the cache and compresses only the
- * changed ones).
+ * changed ones). The cache key names each file's data by identity (a range
+ * of an unpacked layer: the layer's diff_id, offset and size), so a cached
+ * segment's files are never read.
  *
  * Components: the root file system apart from the parts below ("base",
  * written first: it holds every parent directory the others need), the
@@ -19,7 +21,7 @@
  * threads or on what the cache held. */
 #include "initrd/initrd.h"
 
-#include <pthread.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +41,16 @@
 #define CHUNK_MIN ((size_t)1 << 20)
 #define CHUNK_MAX ((size_t)4 << 20)
 /* A file this large is streamed through the compressor in its own
- * archive instead of being held in memory (and is not cached). */
+ * archive instead of being held in memory (cached from the bytes written). */
 #define STREAM_MIN ((size_t)32 << 20)
 #define MAX_THREADS 8
 /* Archives in flight: each thread compresses one while the writer fills
  * the next two (enough to keep the threads busy past a large file, few
  * enough to keep the memory bounded). */
 #define MAX_SLOTS (MAX_THREADS + 2)
-/* Bump when the archive layout changes: it is part of every cache key. */
-#define SEGMENT_FORMAT "2"
+/* Bump when the archive layout or the key's make-up changes: it is part of
+ * every cache key. 3: keys name file data by identity (struct extent). */
+#define SEGMENT_FORMAT "3"
 
 static const char *const comp_names[] = {"gzip", "zstd", "lz4", "none"};
 
@@ -73,12 +76,28 @@ static bool skip_boot_file(const struct lkb_node *n)
            !strcmp(n->path, "boot/ucode.cpio");
 }
 
+/* File data of an archive, not copied into it until the archive has to be
+ * compressed: the skeleton holds size & 3 placeholder bytes at `at`, so
+ * its padding stays the archive's. */
+struct extent {
+    size_t at;
+    const struct lkb_blob *blob;
+};
+
 /* One archive of a segment, compressed (or found in the cache) by a
  * worker thread. */
 struct part {
-    struct lkb_cpio cpio;
-    unsigned char *out; /* compressed bytes (NULL for "none": cpio.buf) */
+    struct lkb_cpio cpio; /* the skeleton: headers, names, padding, link targets */
+    struct extent *ext;
+    size_t n_ext, cap_ext;
+    uint64_t ext_bytes;    /* the archive's length is cpio.len + ext_bytes */
+    unsigned char *whole;  /* the archive, made on a cache miss */
+    size_t whole_cap;
+    const unsigned char *archive; /* cpio.buf or whole */
+    unsigned char *out; /* compressed bytes (NULL for "none": archive) */
     size_t out_len;
+    struct lkb_blob *hit; /* the cached segment, mapped; its payload at hit_off */
+    size_t hit_off;
     int cached, failed;
     int submitted; /* handed to the work queue, not yet written */
     struct lkb_work work;
@@ -86,6 +105,8 @@ struct part {
     enum lkb_initrd_compression comp;
     struct lkb_segcache *cache;
 };
+
+static uint64_t part_len(const struct part *p) { return p->cpio.len + p->ext_bytes; }
 
 /* Files sharing a blob within one component: hard links. */
 struct group {
@@ -126,6 +147,39 @@ struct writer {
     struct lkb_initrd_stats *st;
 };
 
+static void hash_num(struct lkb_sha256 *h, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRIu64 " ", v);
+    lkb_sha256_update(h, num, (size_t)n);
+}
+
+/* What a blob's data is: a range of an unpacked layer is named by the
+ * layer's diff_id and the range, without reading it; anything else by its
+ * bytes (generated files, files entries, images laid out without the
+ * unpacked cache). */
+static void hash_blob(struct lkb_sha256 *h, const struct lkb_blob *b)
+{
+    if (b->file) {
+        lkb_sha256_update(h, "R ", 2);
+        lkb_sha256_update(h, b->file->id, strlen(b->file->id) + 1);
+        hash_num(h, b->off);
+        hash_num(h, b->size);
+        return;
+    }
+    lkb_sha256_update(h, "B ", 2);
+    hash_num(h, b->size);
+    for (size_t off = 0; off < b->size;) {
+        size_t n = b->size - off < LKB_BLOB_SPILL_MIN ? b->size - off : LKB_BLOB_SPILL_MIN;
+        lkb_sha256_update(h, b->data + off, n);
+        lkb_blob_release(b, off, n);
+        off += n;
+    }
+}
+
+/* The segment's cache key: the format, lkb's version, the compression,
+ * then the archive as its skeleton (every header byte) and the identity
+ * of each file's data at its place. Equal keys mean equal archives. */
 static void part_key(const struct part *p, char key[LKB_DIGEST_MAX], struct lkb_error *err)
 {
     struct lkb_sha256 h;
@@ -139,8 +193,49 @@ static void part_key(const struct part *p, char key[LKB_DIGEST_MAX], struct lkb_
         static const char lvl[] = {'0' + LKB_INITRD_GZIP_LEVEL, 0};
         lkb_sha256_update(&h, lvl, sizeof lvl);
     }
+    hash_num(&h, p->cpio.len);
     lkb_sha256_update(&h, p->cpio.buf, p->cpio.len);
+    for (size_t i = 0; i < p->n_ext; i++) {
+        hash_num(&h, p->ext[i].at);
+        hash_blob(&h, p->ext[i].blob);
+    }
     lkb_sha256_final(&h, key);
+}
+
+/* The archive's bytes: the skeleton with each file's data in place of its
+ * placeholder (pages of mapped data dropped once copied). */
+static int make_archive(struct part *p, struct lkb_error *err)
+{
+    if (!p->n_ext) {
+        p->archive = p->cpio.buf;
+        return 0;
+    }
+    size_t len = (size_t)part_len(p);
+    if (p->whole_cap < len) {
+        unsigned char *m = realloc(p->whole, len);
+        if (!m)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory (initrd segment of %zu "
+                                 "bytes)", len);
+        p->whole = m;
+        p->whole_cap = len;
+    }
+    size_t from = 0, to = 0;
+    for (size_t i = 0; i < p->n_ext; i++) {
+        const struct lkb_blob *b = p->ext[i].blob;
+        memcpy(p->whole + to, p->cpio.buf + from, p->ext[i].at - from);
+        to += p->ext[i].at - from;
+        for (size_t off = 0; off < b->size;) {
+            size_t n = b->size - off < LKB_BLOB_SPILL_MIN ? b->size - off : LKB_BLOB_SPILL_MIN;
+            memcpy(p->whole + to, b->data + off, n);
+            lkb_blob_release(b, off, n);
+            off += n;
+            to += n;
+        }
+        from = p->ext[i].at + (b->size & 3);
+    }
+    memcpy(p->whole + to, p->cpio.buf + from, p->cpio.len - from);
+    p->archive = p->whole;
+    return 0;
 }
 
 static void process_part(void *arg)
@@ -152,13 +247,14 @@ static void process_part(void *arg)
     char key[LKB_DIGEST_MAX] = "";
     if (p->cache && p->comp != LKB_INITRD_NONE) {
         part_key(p, key, &p->err);
-        if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->out, &p->out_len)) {
+        if (key[0] && lkb_segcache_get(p->cache, key + 7, &p->hit, &p->hit_off, &p->out_len)) {
             p->cached = 1;
             return;
         }
     }
-    if (lkb_initrd_compress(p->comp, p->cpio.buf, p->cpio.len, &p->out, &p->out_len, &p->err) <
-        0) {
+    if (make_archive(p, &p->err) < 0 ||
+        lkb_initrd_compress(p->comp, p->archive, (size_t)part_len(p), &p->out, &p->out_len,
+                            &p->err) < 0) {
         p->failed = 1;
         return;
     }
@@ -188,28 +284,49 @@ static int write_head(struct writer *w, bool block, struct lkb_error *err)
         *err = p->err;
         rc = -1;
     }
-    const void *out = p->out ? p->out : p->cpio.buf;
+    const void *out = p->hit ? p->hit->data + p->hit_off : p->out ? p->out : p->archive;
     if (rc == 0)
         rc = lkb_fs_write_all(w->fd, out, p->out_len, "the initrd", err);
     w->st->archives++;
     w->st->cached += (size_t)p->cached;
-    w->st->cpio_bytes += p->cpio.len;
+    w->st->compressed += (size_t)!p->cached;
+    w->st->cpio_bytes += part_len(p);
     w->st->bytes += p->out_len;
     free(p->out);
     p->out = NULL;
+    lkb_blob_unref(p->hit);
+    p->hit = NULL;
     return rc < 0 ? -1 : 1;
 }
 
-static struct lkb_cpio *current(struct writer *w, struct lkb_error *err)
+static struct part *current(struct writer *w, struct lkb_error *err)
 {
     if (w->open)
-        return &slot(w, w->tail - 1)->cpio;
+        return slot(w, w->tail - 1);
     if (w->tail - w->head == w->slots && write_head(w, true, err) < 0)
         return NULL;
-    struct lkb_cpio *c = &slot(w, w->tail++)->cpio;
-    lkb_cpio_reset(c);
+    struct part *p = slot(w, w->tail++);
+    lkb_cpio_reset(&p->cpio);
+    p->n_ext = 0;
+    p->ext_bytes = 0;
     w->open = 1;
-    return c;
+    return p;
+}
+
+/* A file's data into the archive, by reference (see struct extent). */
+static int add_data(struct part *p, const struct lkb_blob *b, struct lkb_error *err)
+{
+    if (p->n_ext == p->cap_ext) {
+        size_t cap = p->cap_ext ? p->cap_ext * 2 : 256;
+        struct extent *e = realloc(p->ext, cap * sizeof *e);
+        if (!e)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        p->ext = e;
+        p->cap_ext = cap;
+    }
+    p->ext[p->n_ext++] = (struct extent){p->cpio.len, b};
+    p->ext_bytes += b->size - (b->size & 3);
+    return lkb_cpio_data(&p->cpio, "\0\0\0", b->size & 3, err);
 }
 
 /* Close the open archive and queue it; write what is ready meanwhile. */
@@ -254,58 +371,67 @@ static uint32_t node_mode(const struct lkb_node *n)
 
 static int64_t clamp(int64_t mtime, int64_t c) { return c >= 0 && mtime > c ? c : mtime; }
 
-/* Blob data into an archive, releasing the pages of a mapped blob once
- * copied so a large root file system does not stay in memory. */
-static int copy_blob(struct lkb_cpio *c, const struct lkb_blob *b, struct lkb_error *err)
-{
-    for (size_t off = 0; off < b->size;) {
-        size_t n = b->size - off < LKB_BLOB_SPILL_MIN ? b->size - off : LKB_BLOB_SPILL_MIN;
-        if (lkb_cpio_data(c, b->data + off, n, err) < 0)
-            return -1;
-        lkb_blob_release(b, off, n);
-        off += n;
-    }
-    return 0;
-}
-
 /* A file of STREAM_MIN bytes or more: an archive of its own, streamed. */
 static int stream_file(struct writer *w, const struct lkb_node *n, struct lkb_error *err)
 {
     if (end_part(w, err) < 0 || flush(w, err) < 0)
         return -1;
-    struct lkb_cpio c = {0};
-    lkb_cpio_reset(&c);
+    /* The archive as a skeleton, for its key and its bytes around the data. */
+    struct part p = {.comp = w->comp};
+    lkb_cpio_reset(&p.cpio);
     struct lkb_cpio_hdr h = {.ino = 1, .mode = node_mode(n), .uid = n->uid, .gid = n->gid,
                              .nlink = 1, .mtime = clamp(n->mtime, w->clamp),
                              .size = n->blob->size};
-    struct lkb_initrd_stream *s = NULL;
-    int rc = lkb_cpio_header(&c, n->path, &h, err);
-    if (rc == 0 && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
-        rc = -1;
+    int rc = lkb_cpio_header(&p.cpio, n->path, &h, err);
     if (rc == 0)
-        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
-    for (size_t off = 0; rc == 0 && off < n->blob->size;) {
+        rc = add_data(&p, n->blob, err);
+    if (rc == 0)
+        rc = lkb_cpio_pad(&p.cpio, err);
+    if (rc == 0)
+        rc = lkb_cpio_trailer(&p.cpio, err);
+    char key[LKB_DIGEST_MAX] = "";
+    struct lkb_error ignored;
+    if (rc == 0 && w->cache && w->comp != LKB_INITRD_NONE) {
+        part_key(&p, key, &ignored);
+        if (key[0] && lkb_segcache_get(w->cache, key + 7, &p.hit, &p.hit_off, &p.out_len)) {
+            rc = lkb_fs_write_all(w->fd, p.hit->data + p.hit_off, p.out_len, "the initrd", err);
+            w->st->cached++;
+            w->st->bytes += p.out_len;
+        }
+    }
+    off_t start = lseek(w->fd, 0, SEEK_CUR);
+    struct lkb_initrd_stream *s = NULL;
+    if (rc == 0 && !p.hit && !(s = lkb_initrd_stream_open(w->fd, w->comp, err)))
+        rc = -1;
+    const size_t at = p.n_ext ? p.ext[0].at : 0, rest = at + (n->blob->size & 3);
+    if (s && rc == 0)
+        rc = lkb_initrd_stream_write(s, p.cpio.buf, at, err);
+    for (size_t off = 0; s && rc == 0 && off < n->blob->size;) {
         size_t k = n->blob->size - off < LKB_BLOB_SPILL_MIN ? n->blob->size - off
                                                             : LKB_BLOB_SPILL_MIN;
         rc = lkb_initrd_stream_write(s, n->blob->data + off, k, err);
         lkb_blob_release(n->blob, off, k);
         off += k;
     }
-    lkb_cpio_reset(&c);
-    if (rc == 0)
-        rc = lkb_cpio_data(&c, "\0\0\0", (4 - (n->blob->size & 3)) & 3, err);
-    if (rc == 0)
-        rc = lkb_cpio_trailer(&c, err);
-    if (rc == 0)
-        rc = lkb_initrd_stream_write(s, c.buf, c.len, err);
+    if (s && rc == 0)
+        rc = lkb_initrd_stream_write(s, p.cpio.buf + rest, p.cpio.len - rest, err);
     if (s) {
-        struct lkb_error ignored;
         if (lkb_initrd_stream_close(s, rc == 0 ? err : &ignored) < 0)
             rc = -1;
+        w->st->compressed++;
+        off_t end = lseek(w->fd, 0, SEEK_CUR);
+        w->st->bytes += (uint64_t)(end - start);
+        /* Kept like any archive, from the bytes just written. */
+        if (rc == 0 && key[0] && start >= 0 && end > start &&
+            lkb_segcache_put_fd(w->cache, key + 7, w->fd, (uint64_t)start,
+                                (size_t)(end - start), &ignored) < 0)
+            lkb_debug("initrd segment cache: %s", ignored.msg);
     }
     w->st->archives++;
-    w->st->cpio_bytes += n->blob->size;
-    lkb_cpio_free(&c);
+    w->st->cpio_bytes += part_len(&p);
+    lkb_blob_unref(p.hit);
+    free(p.ext);
+    lkb_cpio_free(&p.cpio);
     return rc;
 }
 
@@ -335,9 +461,10 @@ static int write_node(struct writer *w, const struct lkb_node *n, size_t comp,
         g = NULL;
     if (n->type == LKB_NODE_FILE && !g && !w->open_groups && n->blob->size >= STREAM_MIN)
         return stream_file(w, n, err);
-    struct lkb_cpio *c = current(w, err);
-    if (!c)
+    struct part *p = current(w, err);
+    if (!p)
         return -1;
+    struct lkb_cpio *c = &p->cpio;
     struct lkb_cpio_hdr h = {.mode = node_mode(n), .uid = n->uid, .gid = n->gid,
                              .nlink = n->type == LKB_NODE_DIR ? 2 : 1,
                              .mtime = clamp(n->mtime, w->clamp)};
@@ -370,21 +497,22 @@ static int write_node(struct writer *w, const struct lkb_node *n, size_t comp,
     h.size = size;
     if (lkb_cpio_header(c, n->path, &h, err) < 0)
         return -1;
-    if (size && (data ? lkb_cpio_data(c, data, size, err) : copy_blob(c, n->blob, err)) < 0)
+    if (size && (data ? lkb_cpio_data(c, data, size, err) : add_data(p, n->blob, err)) < 0)
         return -1;
     if (lkb_cpio_pad(c, err) < 0)
         return -1;
-    if (!w->open_groups && c->len >= CHUNK_MIN &&
-        ((path_hash(n->path) & 7) == 0 || c->len >= CHUNK_MAX))
+    if (!w->open_groups && part_len(p) >= CHUNK_MIN &&
+        ((path_hash(n->path) & 7) == 0 || part_len(p) >= CHUNK_MAX))
         return end_part(w, err);
     return 0;
 }
 
 static int write_root(struct writer *w, const struct lkb_tree *t, struct lkb_error *err)
 {
-    struct lkb_cpio *c = current(w, err);
-    if (!c)
+    struct part *p = current(w, err);
+    if (!p)
         return -1;
+    struct lkb_cpio *c = &p->cpio;
     struct lkb_cpio_hdr h = {.ino = c->next_ino++, .mode = S_IFDIR | (t->root.mode & 07777),
                              .uid = t->root.uid, .gid = t->root.gid, .nlink = 2,
                              .mtime = clamp(t->root.mtime, w->clamp)};
@@ -542,6 +670,9 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     lkb_workq_free(w.q);
     for (int i = 0; i < MAX_SLOTS; i++) {
         free(w.parts[i].out);
+        lkb_blob_unref(w.parts[i].hit);
+        free(w.parts[i].ext);
+        free(w.parts[i].whole);
         lkb_cpio_free(&w.parts[i].cpio);
     }
     free(w.groups);
@@ -558,9 +689,10 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     if (rc < 0)
         return lkb_error_prefix(err, "initrd %s: ", path);
     st->seconds = now_s() - t0;
-    lkb_debug("initrd: %zu components, %zu archives (%zu from the segment cache), %.1f MB cpio "
-              "-> %.1f MB %s in %.2f s",
-              st->components, st->archives, st->cached, (double)st->cpio_bytes / 1e6,
+    lkb_debug("initrd: %zu components, %zu archives (%zu from the segment cache, %zu compressed), "
+              "%.1f MB cpio -> %.1f MB %s in %.2f s",
+              st->components, st->archives, st->cached, st->compressed,
+              (double)st->cpio_bytes / 1e6,
               (double)st->bytes / 1e6, comp_names[o->comp], st->seconds);
     return 0;
 }

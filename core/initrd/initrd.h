@@ -44,6 +44,7 @@ struct lkb_initrd_stats {
     size_t components; /* base, kernel modules, container bundles */
     size_t archives;   /* compressed cpio archives written */
     size_t cached;     /* of which taken from the segment cache */
+    size_t compressed; /* of which compressed by this write */
     uint64_t cpio_bytes, bytes;
     double seconds;
 };

@@ -1,23 +1,22 @@
 #define _GNU_SOURCE /* asprintf */
 #include "initrd/segcache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "oci/digest.h"
+#include "rootfs/lrudir.h"
 #include "util/fs.h"
 
 #define MAGIC "lkb-initrd-segment 1\n"
 #define MAGIC_LEN (sizeof MAGIC - 1)
 #define HDR_LEN (MAGIC_LEN + LKB_DIGEST_MAX) /* magic, "sha256:<hex>\n" */
-#define STALE_TMP_S 3600
 
 struct lkb_segcache {
     char *dir;
@@ -51,34 +50,35 @@ static char *entry_path(const struct lkb_segcache *c, const char *key)
     return lkb_fs_join(c->dir, key);
 }
 
-int lkb_segcache_get(struct lkb_segcache *c, const char *key, unsigned char **data, size_t *len)
+int lkb_segcache_get(struct lkb_segcache *c, const char *key, struct lkb_blob **seg,
+                     size_t *off, size_t *len)
 {
     char *path = entry_path(c, key);
     if (!path)
         return 0;
     struct lkb_error err;
-    char *raw = NULL;
-    size_t size = 0;
+    struct lkb_blob *b = NULL;
     int hit = 0;
-    if (lkb_fs_read_file(path, &raw, &size, &err) == 0) {
+    /* Mapped, not read: the payload goes from the page cache to the
+     * initrd without a copy on the heap. */
+    if (lkb_blob_map_file(path, &b, &err) == 0) {
+        const char *raw = (const char *)b->data;
         char want[LKB_DIGEST_MAX];
-        if (size >= HDR_LEN && memcmp(raw, MAGIC, MAGIC_LEN) == 0 &&
+        if (b->size >= HDR_LEN && memcmp(raw, MAGIC, MAGIC_LEN) == 0 &&
             raw[HDR_LEN - 1] == '\n' &&
-            lkb_digest_bytes(raw + HDR_LEN, size - HDR_LEN, want, &err) == 0 &&
+            lkb_digest_bytes(raw + HDR_LEN, b->size - HDR_LEN, want, &err) == 0 &&
             memcmp(raw + MAGIC_LEN, want, LKB_DIGEST_MAX - 1) == 0) {
-            /* The payload moves to the front: one buffer, no copy of a
-             * second one. */
-            memmove(raw, raw + HDR_LEN, size - HDR_LEN);
-            *data = (unsigned char *)raw;
-            *len = size - HDR_LEN;
-            raw = NULL;
+            *seg = b;
+            *off = HDR_LEN;
+            *len = b->size - HDR_LEN;
+            b = NULL;
             hit = 1;
             utimensat(AT_FDCWD, path, NULL, 0); /* recently used, for trim */
         } else {
             unlink(path); /* truncated or corrupt: rebuilt by the caller */
         }
     }
-    free(raw);
+    lkb_blob_unref(b);
     free(path);
     return hit;
 }
@@ -116,103 +116,23 @@ int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, 
     return rc;
 }
 
-struct seg {
-    char *name;
-    uint64_t size;
-    struct timespec used;
-};
-
-static int older_first(const void *a, const void *b)
+int lkb_segcache_put_fd(struct lkb_segcache *c, const char *key, int fd, uint64_t off, size_t len,
+                        struct lkb_error *err)
 {
-    const struct seg *x = a, *y = b;
-    if (x->used.tv_sec != y->used.tv_sec)
-        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
-    if (x->used.tv_nsec != y->used.tv_nsec)
-        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-/* Every entry of dir (stale temporaries removed on the way when
- * drop_tmp). */
-static int list(const char *dir, int drop_tmp, struct seg **out, size_t *n, uint64_t *total,
-                struct lkb_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    *total = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : lkb_error_errno(err, LKB_ERR_IO, errno, "%s", dir);
-    size_t cap = 0;
-    struct dirent *de;
-    time_t now = time(NULL);
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        struct stat st;
-        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
-            continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (de->d_name[0] == '.') {
-            /* A writer's temporary: another build may be writing it now. */
-            if (drop_tmp && now - st.st_mtime > STALE_TMP_S)
-                unlinkat(dirfd(d), de->d_name, 0);
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct seg *s = realloc(*out, cap * sizeof *s);
-            if (!s) {
-                rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                break;
-            }
-            *out = s;
-        }
-        struct seg *s = &(*out)[*n];
-        if (!(s->name = strdup(de->d_name))) {
-            rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-            break;
-        }
-        s->size = (uint64_t)st.st_size;
-        s->used = st.st_mtim;
-        *total += s->size;
-        (*n)++;
-    }
-    closedir(d);
+    size_t delta = (size_t)(off % (uint64_t)sysconf(_SC_PAGESIZE));
+    void *m = mmap(NULL, len + delta, PROT_READ, MAP_SHARED, fd, (off_t)(off - delta));
+    if (m == MAP_FAILED)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "mapping an initrd segment");
+    int rc = lkb_segcache_put(c, key, (unsigned char *)m + delta, len, err);
+    munmap(m, len + delta);
     return rc;
-}
-
-static void free_list(struct seg *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(s[i].name);
-    free(s);
 }
 
 int lkb_segcache_trim(struct lkb_segcache *c, uint64_t max_bytes, struct lkb_error *err)
 {
-    if (!max_bytes) {
-        const char *env = getenv("LKB_SEGMENT_CACHE_MAX");
-        char *end;
-        unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
-        max_bytes = env && *env && !*end ? v : LKB_SEGCACHE_MAX_BYTES;
-    }
-    struct seg *s;
-    size_t n;
-    uint64_t total;
-    if (list(c->dir, 1, &s, &n, &total, err) < 0)
-        return -1;
-    if (total > max_bytes) {
-        qsort(s, n, sizeof *s, older_first);
-        for (size_t i = 0; i < n && total > max_bytes; i++) {
-            char *p = entry_path(c, s[i].name);
-            if (p && unlink(p) == 0)
-                total -= s[i].size;
-            free(p);
-        }
-    }
-    free_list(s, n);
-    return 0;
+    if (!max_bytes)
+        max_bytes = lkb_lrudir_bound("LKB_SEGMENT_CACHE_MAX", LKB_SEGCACHE_MAX_BYTES);
+    return lkb_lrudir_trim(c->dir, max_bytes, err);
 }
 
 int lkb_segcache_clean(const char *cache_dir, size_t *n, uint64_t *bytes, struct lkb_error *err)
@@ -220,11 +140,7 @@ int lkb_segcache_clean(const char *cache_dir, size_t *n, uint64_t *bytes, struct
     char *dir = lkb_fs_join(cache_dir, "segments");
     if (!dir)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    struct seg *s;
-    int rc = list(dir, 0, &s, n, bytes, err);
-    free_list(s, *n);
-    if (rc == 0)
-        rc = lkb_fs_remove_tree(dir, err);
+    int rc = lkb_lrudir_clean(dir, n, bytes, err);
     free(dir);
     return rc;
 }

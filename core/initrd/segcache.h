@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rootfs/tree.h"
 #include "util/error.h"
 
 #define LKB_SEGCACHE_MAX_BYTES ((uint64_t)1 << 30)
@@ -23,12 +24,17 @@ struct lkb_segcache;
 struct lkb_segcache *lkb_segcache_open(const char *cache_dir, struct lkb_error *err);
 void lkb_segcache_close(struct lkb_segcache *c);
 
-/* The segment of key (64 hex digits): 1 with *data (malloc'd) and *len,
- * 0 when absent or found corrupt (then removed). Thread-safe. */
-int lkb_segcache_get(struct lkb_segcache *c, const char *key, unsigned char **data, size_t *len);
+/* The segment of key (64 hex digits): 1 with the file mapped as *seg
+ * (unref it when done) and its payload at [*off, *off + *len), 0 when
+ * absent or found corrupt (then removed). Thread-safe. */
+int lkb_segcache_get(struct lkb_segcache *c, const char *key, struct lkb_blob **seg, size_t *off,
+                     size_t *len);
 /* Store a segment atomically. Thread-safe. */
 int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, size_t len,
                      struct lkb_error *err);
+/* Store [off, off + len) of the file open as fd (readable) as a segment. */
+int lkb_segcache_put_fd(struct lkb_segcache *c, const char *key, int fd, uint64_t off, size_t len,
+                        struct lkb_error *err);
 /* Remove the least recently used segments until at most max_bytes remain
  * (0: the default bound); stale temporary files go too. */
 int lkb_segcache_trim(struct lkb_segcache *c, uint64_t max_bytes, struct lkb_error *err);

@@ -72,8 +72,8 @@ int lkb_build_kernel_section(struct lkb_tree *root, struct lkb_image *img, const
                                LKB_DEFAULT_MTIME, err);
         free(raw);
     } else {
-        rc = lkb_tree_add_file(root, "boot/kernel", kn->blob->data, kn->blob->size, kn->mode, 0,
-                               0, LKB_DEFAULT_MTIME, err);
+        rc = lkb_tree_add_blob(root, "boot/kernel", kn->blob, kn->mode, 0, 0, LKB_DEFAULT_MTIME,
+                               err); /* shared, not copied: kt's reference goes below */
     }
     if (rc < 0 || !tn)
         goto out;
@@ -87,7 +87,7 @@ int lkb_build_kernel_section(struct lkb_tree *root, struct lkb_image *img, const
     } else {
         char what[512];
         snprintf(what, sizeof what, "%s of kernel image %s", tarname, img->ref);
-        rc = lkb_layer_apply(root, a, what, err);
+        rc = lkb_layer_apply_file(root, a, tn->blob->file, tn->blob->off, what, err);
     }
     archive_read_free(a);
 out:

@@ -21,6 +21,7 @@
 #include "pipeline/output_file.h"
 #include "pipeline/staging.h"
 #include "rootfs/image.h"
+#include "rootfs/unpacked.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -219,6 +220,8 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     if (rc == 0 && !(b.images.cache = b.cache = lkb_cache_open(opts->cache_dir, err)))
         rc = -1;
     if (rc == 0)
+        rc = lkb_unpacked_use(lkb_cache_dir(b.cache), err);
+    if (rc == 0)
         rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
     if (rc == 0 && opts->input_tar)
         rc = lkb_input_tar_open(opts->input_tar, cfg, &b.itar, err);
@@ -238,8 +241,19 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
         if (rc == 0)
             rc = timed_phase("layout", layout, &b, err);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        struct lkb_unpacked_stats us;
+        lkb_unpacked_stats(&us);
+        lkb_debug("layers: %zu read unpacked, %zu inflated into the unpacked cache, %zu inflated "
+                  "(not kept)", us.reused, us.made, us.streamed);
         rc = timed_phase("outputs", outputs, &b, err);
+    }
+    if (rc == 0) {
+        struct lkb_error ignored; /* the bound is housekeeping, not the build's result */
+        if (lkb_unpacked_trim(lkb_cache_dir(b.cache), &ignored) < 0)
+            lkb_debug("unpacked layers: %s", ignored.msg);
+    }
+    lkb_unpacked_use(NULL, NULL);
     lkb_input_tar_free(b.itar);
     lkb_host_cleanup(&b.host);
     if (b.tmpdir) {

@@ -1,8 +1,11 @@
+#define _GNU_SOURCE /* copy_file_range */
 #include "pipeline/rootfs_tar.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 
@@ -192,11 +195,44 @@ static int entry(struct lkb_tar_writer *w, const struct entry *e, struct lkb_err
     return 0;
 }
 
+/* A range of an unpacked layer copied by the kernel (no page of it mapped
+ * into this process); 1 when copy_file_range cannot do it (another file
+ * system on an old kernel), before anything was written. */
+static int copy_range(struct lkb_tar_writer *w, const struct lkb_blob *b, struct lkb_error *err)
+{
+    if (flush(w, err) < 0)
+        return -1;
+    loff_t off = (loff_t)b->off;
+    for (size_t done = 0; done < b->size;) {
+        ssize_t n = copy_file_range(b->file->fd, &off, w->fd, NULL, b->size - done, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 && done == 0 && (n == 0 || errno == EXDEV || errno == ENOSYS ||
+                                    errno == EINVAL || errno == EOPNOTSUPP))
+            return 1;
+        if (n <= 0)
+            return lkb_error_errno(err, LKB_ERR_IO, n < 0 ? errno : EIO, "writing %s", w->what);
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Files this large are copied by the kernel when they are layer ranges. */
+#define COPY_RANGE_MIN ((size_t)64 << 10)
+
 /* File data; a mapped blob in 1 MiB steps, each released once written. */
 static int data(struct lkb_tar_writer *w, const struct lkb_blob *b, struct lkb_error *err)
 {
-    if (!b->mapped)
-        return put(w, b->data, b->size, err) < 0 ? -1 : pad(w, b->size, err);
+    if (b->file && b->size >= COPY_RANGE_MIN) {
+        int rc = copy_range(w, b, err);
+        if (rc <= 0)
+            return rc < 0 ? -1 : pad(w, b->size, err);
+    }
+    if (!b->mapped || b->size < COPY_RANGE_MIN) {
+        int rc = put(w, b->data, b->size, err);
+        lkb_blob_release(b, 0, b->size);
+        return rc < 0 ? -1 : pad(w, b->size, err);
+    }
     if (flush(w, err) < 0)
         return -1;
     for (size_t off = 0; off < b->size;) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rootfs/layer.h"
+#include "rootfs/unpacked.h"
 
 static const char hosts_text[] = "127.0.0.1       localhost\n"
                                  "::1     localhost ip6-localhost ip6-loopback\n"
@@ -36,14 +37,25 @@ int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_e
     lkb_tree_init(out, LKB_DEFAULT_MTIME);
     for (size_t i = 0; i < img->n_layers; i++) {
         struct archive *a;
-        if (lkb_oci_layer_open(img, i, &a, err) < 0)
+        struct lkb_blob_file *file;
+        uint64_t limit = layer_limit(img->layers[i].size);
+        /* The unpacked layer when there is one (or can be made), else
+         * the compressed blob inflated on the fly. */
+        int u = lkb_unpacked_open(img, i, limit, &file, &a, err);
+        if (u < 0)
             return -1;
+        if (u > 0) {
+            lkb_unpacked_count_streamed();
+            if (lkb_oci_layer_open(img, i, &a, err) < 0)
+                return -1;
+        }
         char what[512];
         snprintf(what, sizeof what, "%s of image %s", img->layers[i].digest, img->ref);
-        out->layer_budget = layer_limit(img->layers[i].size);
-        int rc = lkb_layer_apply(out, a, what, err);
+        out->layer_budget = limit;
+        int rc = lkb_layer_apply_file(out, a, file, 0, what, err);
         out->layer_budget = 0;
         archive_read_free(a);
+        lkb_blob_file_unref(file);
         if (rc < 0)
             return -1;
     }

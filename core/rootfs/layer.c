@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,8 @@ static long read_archive(void *ctx, void *buf, size_t len, struct lkb_error *err
 }
 
 static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_entry *e,
-                       const char *what, struct lkb_error *err)
+                       struct lkb_blob_file *file, uint64_t file_off, const char *what,
+                       struct lkb_error *err)
 {
     const char *raw = archive_entry_pathname(e);
     if (!raw)
@@ -166,7 +168,19 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
                 t->layer_budget -= (uint64_t)size;
             }
             n.type = LKB_NODE_FILE;
-            if (lkb_blob_read((size_t)size, read_archive, a, &n.blob, err) < 0) {
+            if (file && archive_entry_sparse_count(e) == 0 &&
+                archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE &&
+                (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR) {
+                /* The data follows the header in the uncompressed tar:
+                 * the reader has consumed exactly the header blocks. */
+                la_int64_t off = archive_filter_bytes(a, 0);
+                if (off < 0 ||
+                    !(n.blob = lkb_blob_range(file, file_off + (uint64_t)off, (size_t)size))) {
+                    free(path);
+                    return lkb_error_set(err, LKB_ERR_BUILD, "layer %s: %s lies beyond the "
+                                         "end of the layer", what, raw);
+                }
+            } else if (lkb_blob_read((size_t)size, read_archive, a, &n.blob, err) < 0) {
                 free(path);
                 err->kind = LKB_ERR_BUILD; /* the layer's fault, whatever failed */
                 return lkb_error_prefix(err, "layer %s: %s: ", what, raw);
@@ -209,11 +223,17 @@ static int apply_entry(struct lkb_tree *t, struct archive *a, struct archive_ent
 int lkb_layer_apply(struct lkb_tree *t, struct archive *a, const char *what,
                     struct lkb_error *err)
 {
+    return lkb_layer_apply_file(t, a, NULL, 0, what, err);
+}
+
+int lkb_layer_apply_file(struct lkb_tree *t, struct archive *a, struct lkb_blob_file *file,
+                         uint64_t base, const char *what, struct lkb_error *err)
+{
     t->layer++;
     struct archive_entry *e;
     int rc = 0, r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        if ((rc = apply_entry(t, a, e, what, err)) < 0)
+        if ((rc = apply_entry(t, a, e, file, base, what, err)) < 0)
             break;
     }
     if (rc == 0 && r != ARCHIVE_EOF)

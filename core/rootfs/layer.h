@@ -3,6 +3,8 @@
 #ifndef LKB_ROOTFS_LAYER_H
 #define LKB_ROOTFS_LAYER_H
 
+#include <stdint.h>
+
 #include "rootfs/tree.h"
 #include "util/error.h"
 
@@ -14,5 +16,13 @@ struct archive;
  * non-regular files, entries below a symlink, malformed whiteouts. */
 int lkb_layer_apply(struct lkb_tree *t, struct archive *a, const char *what,
                     struct lkb_error *err);
+
+/* The same for a layer that lies in file from offset base (an unpacked
+ * layer, or a tar inside one such as kernel.tar): when `a` reads it as an
+ * uncompressed tar, regular files become ranges of file instead of copies
+ * (sparse ones are still copied); otherwise, or with file NULL, as
+ * lkb_layer_apply. */
+int lkb_layer_apply_file(struct lkb_tree *t, struct archive *a, struct lkb_blob_file *file,
+                         uint64_t base, const char *what, struct lkb_error *err);
 
 #endif

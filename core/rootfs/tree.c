@@ -38,10 +38,36 @@ struct lkb_blob *lkb_blob_ref(struct lkb_blob *b)
     return b;
 }
 
+void lkb_blob_file_unref(struct lkb_blob_file *f)
+{
+    if (f && --f->refs == 0) {
+        if (f->size)
+            munmap(f->map, f->size);
+        close(f->fd);
+        free(f->id);
+        free(f);
+    }
+}
+
+struct lkb_blob *lkb_blob_range(struct lkb_blob_file *f, uint64_t off, size_t size)
+{
+    if (off > f->size || size > f->size - off)
+        return NULL;
+    struct lkb_blob *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    f->refs++;
+    *b = (struct lkb_blob){.refs = 1, .mapped = size > 0, .size = size,
+                           .data = f->map + off, .file = f, .off = off};
+    return b;
+}
+
 void lkb_blob_unref(struct lkb_blob *b)
 {
     if (b && --b->refs == 0) {
-        if (b->mapped)
+        if (b->file)
+            lkb_blob_file_unref(b->file);
+        else if (b->mapped)
             munmap(b->data, b->size);
         else
             free(b->data);
@@ -170,13 +196,45 @@ int lkb_blob_map_file(const char *path, struct lkb_blob **out, struct lkb_error 
     return 0;
 }
 
+int lkb_blob_file_map(const char *path, const char *id, struct lkb_blob_file **out,
+                      struct lkb_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0)
+        return -1;
+    struct lkb_blob_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->id = strdup(id))) {
+        free(f);
+        close(fd);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    f->refs = 1;
+    f->fd = fd;
+    f->size = (size_t)st.st_size;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            f->size = 0;
+            lkb_blob_file_unref(f);
+            return lkb_error_errno(err, LKB_ERR_IO, errno, "mapping %s", path);
+        }
+        f->map = m;
+    }
+    *out = f;
+    return 0;
+}
+
 void lkb_blob_release(const struct lkb_blob *b, size_t off, size_t len)
 {
-    if (!b->mapped)
+    if (!b->mapped || !len)
         return;
-    long page = sysconf(_SC_PAGESIZE);
-    size_t start = off / (size_t)page * (size_t)page;
-    madvise(b->data + start, off + len - start, MADV_DONTNEED);
+    /* By address: a range of a layer starts anywhere in a page. Pages
+     * shared with a neighbouring range are only read again if needed. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)(b->data + off) & ~(page - 1);
+    madvise((void *)start, (uintptr_t)(b->data + off + len) - start, MADV_DONTNEED);
 }
 
 static void node_release(struct lkb_node *n)

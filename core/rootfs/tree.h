@@ -18,15 +18,30 @@
 enum lkb_node_type { LKB_NODE_FILE, LKB_NODE_DIR, LKB_NODE_SYMLINK, LKB_NODE_CHR, LKB_NODE_BLK,
                      LKB_NODE_FIFO };
 
+/* An unpacked layer (core/rootfs/unpacked.h) mapped read-only, shared by
+ * the blobs that are ranges of it. id names its content (the layer's
+ * diff_id), so a range is identified by (id, offset, size) without reading
+ * it. */
+struct lkb_blob_file {
+    unsigned refs;
+    int fd; /* open read-only, for copy_file_range */
+    unsigned char *map;
+    size_t size;
+    char *id;
+};
+
 /* File data. Large contents live in an unlinked scratch file mapped
  * read-only (mapped = true): the page cache holds them, not the heap, and
  * writers drop the pages once written, so memory stays bounded whatever
- * an image holds. */
+ * an image holds. A range of an unpacked layer (file != NULL) is mapped
+ * too, data pointing into the layer's mapping: nothing is copied. */
 struct lkb_blob {
     unsigned refs;
     bool mapped;
     size_t size;
     unsigned char *data;
+    struct lkb_blob_file *file; /* the layer this is a range of, or NULL */
+    uint64_t off;               /* the range's offset in file */
 };
 
 /* Contents of at least this size are spilled to a scratch file. */
@@ -158,6 +173,13 @@ int lkb_blob_map_file(const char *path, struct lkb_blob **out, struct lkb_error 
 /* Tell the kernel the pages of [off, off+len) of a mapped blob may go. */
 void lkb_blob_release(const struct lkb_blob *b, size_t off, size_t len);
 struct lkb_blob *lkb_blob_ref(struct lkb_blob *b);
+/* Map the regular file at path (read-only) as a layer file named id. */
+int lkb_blob_file_map(const char *path, const char *id, struct lkb_blob_file **out,
+                      struct lkb_error *err);
+void lkb_blob_file_unref(struct lkb_blob_file *f);
+/* A blob of [off, off+size) of f (a new reference to f is taken); NULL
+ * when out of memory or out of range. */
+struct lkb_blob *lkb_blob_range(struct lkb_blob_file *f, uint64_t off, size_t size);
 void lkb_blob_unref(struct lkb_blob *b);
 
 #endif

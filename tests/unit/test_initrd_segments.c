@@ -178,7 +178,8 @@ Test(segments, the_same_bytes_with_or_without_the_cache, .timeout = 60)
 }
 
 /* A file of 32 MiB or more goes through the streaming compressor in an
- * archive of its own; the result still reads back whole. */
+ * archive of its own; the result still reads back whole, and is cached
+ * like any archive (the same bytes from the cache, nothing compressed). */
 Test(segments, a_large_file_is_streamed_whole, .timeout = 120)
 {
     size_t big = 33u << 20;
@@ -198,6 +199,22 @@ Test(segments, a_large_file_is_streamed_whole, .timeout = 120)
         struct lkb_initrd_stats st;
         cr_assert_eq(lkb_initrd_write_opts(&t, p, &o, &st, &err), 0, "%s", err.msg);
         cr_assert_eq(st.archives, 3, "before, the file, after: %zu", st.archives);
+        char *cache = in_dir("big-cache"), *p2 = in_dir("big2.img");
+        o.segment_cache = cache;
+        for (int round = 0; round < 2; round++) {
+            cr_assert_eq(lkb_initrd_write_opts(&t, p2, &o, &st, &err), 0, "%s", err.msg);
+            cr_assert_eq(st.compressed, round && comps[c] != LKB_INITRD_NONE ? 0 : 3,
+                         "round %d: %zu compressed", round, st.compressed);
+            char *x, *y;
+            size_t lx, ly;
+            cr_assert_eq(lkb_fs_read_file(p, &x, &lx, &err), 0);
+            cr_assert_eq(lkb_fs_read_file(p2, &y, &ly, &err), 0);
+            cr_assert(lx == ly && !memcmp(x, y, lx), "round %d: other bytes", round);
+            free(x);
+            free(y);
+        }
+        free(cache);
+        free(p2);
         cr_assert(asprintf(&cmd, "%s %s > %s.cpio", unpack[c], p, p) > 0);
         cr_assert_eq(system(cmd), 0, "%s", cmd);
         free(cmd);

@@ -31,26 +31,50 @@ static struct lkb_image *lookup(void *ctx, const char *text)
     return lkb_image_store_lookup(&b->images, text, NULL);
 }
 
+/* Call fn for the image of every section that is laid out (sections
+ * copied from -input-tar need none); flattened is false for an OCI-layout
+ * volume, which is exported rather than laid out. */
+static int each_section_image(struct lkb_build_state *b,
+                              int (*fn)(void *ctx, const char *ref, bool flattened,
+                                        struct lkb_error *),
+                              void *ctx, struct lkb_error *err)
+{
+    const struct lkb_config *cfg = b->cfg;
+    int rc = lkb_input_tar_reuses(b->itar, "kernel", 0)
+                 ? 0
+                 : fn(ctx, json_string_value(json_object_get(cfg->kernel, "image")), true, err);
+    size_t i;
+    json_t *v;
+    json_array_foreach(cfg->init, i, v) if (!lkb_input_tar_reuses(b->itar, "init", i)) rc |=
+        fn(ctx, json_string_value(v), true, err);
+    static const char *const names[] = {"onboot", "onshutdown", "services", "volumes"};
+    const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services, cfg->volumes};
+    for (int l = 0; l < 4; l++)
+        json_array_foreach(lists[l], i, v) if (!lkb_input_tar_reuses(b->itar, names[l], i))
+        {
+            const char *f = json_string_value(json_object_get(v, "format"));
+            rc |= fn(ctx, json_string_value(json_object_get(v, "image")),
+                     l < 3 || !f || strcmp(f, "oci") != 0, err);
+        }
+    return rc < 0 ? -1 : 0;
+}
+
+static int want(void *ctx, const char *ref, bool flattened, struct lkb_error *err)
+{
+    (void)flattened;
+    struct lkb_build_state *b = ctx;
+    return lkb_image_store_want(&b->images, ref, NULL, err);
+}
+
 /* Every image of the configuration joins the fetch phase; formats added
  * theirs in their check. */
 static int fetch(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
     struct lkb_image_store *s = &b->images;
-    /* Sections copied from -input-tar need no image. */
-    int rc = lkb_input_tar_reuses(b->itar, "kernel", 0)
-                 ? 0
-                 : lkb_image_store_want(s, json_string_value(json_object_get(cfg->kernel, "image")),
-                                        NULL, err);
     size_t i;
     json_t *v;
-    json_array_foreach(cfg->init, i, v) if (!lkb_input_tar_reuses(b->itar, "init", i)) rc |=
-        lkb_image_store_want(s, json_string_value(v), NULL, err);
-    static const char *const names[] = {"onboot", "onshutdown", "services", "volumes"};
-    const json_t *lists[] = {cfg->onboot, cfg->onshutdown, cfg->services, cfg->volumes};
-    for (int l = 0; l < 4; l++)
-        json_array_foreach(lists[l], i, v) if (!lkb_input_tar_reuses(b->itar, names[l], i)) rc |=
-            lkb_image_store_want(s, json_string_value(json_object_get(v, "image")), NULL, err);
+    int rc = each_section_image(b, want, b, err);
     if (rc < 0 || lkb_image_store_fetch(s, err) < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index
@@ -78,9 +102,47 @@ static int copy_section(void *ctx, const char *section, size_t idx, struct lkb_e
     return lkb_input_tar_copy(b->itar, &b->root, section, idx, err) < 0 ? -1 : 1;
 }
 
+struct image_list {
+    struct lkb_build_state *b;
+    struct lkb_image **v;
+    size_t n, cap;
+};
+
+static int list_image(void *ctx, const char *ref, bool flattened, struct lkb_error *err)
+{
+    struct image_list *l = ctx;
+    struct lkb_build_state *b = l->b;
+    struct lkb_image *img = ref && *ref && flattened ? lookup(b, ref) : NULL;
+    if (!img)
+        return 0;
+    if (l->n == l->cap) {
+        struct lkb_image **m = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 16) * sizeof *m);
+        if (!m)
+            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+        l->v = m;
+    }
+    l->v[l->n++] = img;
+    return 0;
+}
+
+/* The layers the layout will read, unpacked into the cache on all cores
+ * first (a cold build's inflating would otherwise run one layer at a
+ * time); only a speed-up. */
+static int prepare_layers(struct lkb_build_state *b, struct lkb_error *err)
+{
+    struct image_list l = {.b = b};
+    int rc = each_section_image(b, list_image, &l, err);
+    if (rc == 0 && lkb_unpacked_prepare(l.v, l.n) < 0)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    free(l.v);
+    return rc;
+}
+
 static int layout(struct lkb_build_state *b, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
+    if (prepare_layers(b, err) < 0)
+        return -1;
     const char *kimg = json_string_value(json_object_get(cfg->kernel, "image"));
     int copied = kimg ? copy_section(b, "kernel", 0, err) : 0;
     if (copied < 0)

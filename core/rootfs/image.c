@@ -21,7 +21,7 @@ static const char resolv_text[] = "\n# no resolv.conf configured\n";
  * least 1 GiB (gzip cannot exceed ~1032x; zstd and xz can reach far more,
  * and spilled contents would fill $TMPDIR). $LKB_LAYER_MAX_BYTES sets a
  * fixed limit instead. */
-static uint64_t layer_limit(int64_t compressed)
+uint64_t lkb_rootfs_layer_limit(int64_t compressed)
 {
     const char *env = getenv("LKB_LAYER_MAX_BYTES");
     char *end;
@@ -38,7 +38,7 @@ int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_e
     for (size_t i = 0; i < img->n_layers; i++) {
         struct archive *a;
         struct lkb_blob_file *file;
-        uint64_t limit = layer_limit(img->layers[i].size);
+        uint64_t limit = lkb_rootfs_layer_limit(img->layers[i].size);
         /* The unpacked layer when there is one (or can be made), else
          * the compressed blob inflated on the fly. */
         int u = lkb_unpacked_open(img, i, limit, &file, &a, err);

@@ -19,6 +19,9 @@ enum lkb_resolv_mode {
 };
 
 /* Flatten all layers of img into a fresh tree (bottom layer first). */
+/* The most bytes of file data a layer of this compressed size may hold. */
+uint64_t lkb_rootfs_layer_limit(int64_t compressed);
+
 int lkb_rootfs_flatten(struct lkb_image *img, struct lkb_tree *out, struct lkb_error *err);
 
 /* Emit one 0755 directory per component of prefix ("a/b/c" -> a, a/b, a/b/c). */

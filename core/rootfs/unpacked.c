@@ -6,26 +6,45 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <libdeflate.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "oci/digest.h"
+#include "rootfs/image.h"
 #include "rootfs/lrudir.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/workq.h"
 
 #define STAMP_MAGIC "lkb-unpacked 1"
 
 static char *unpacked_dir; /* CACHE/unpacked, NULL when not used */
 static struct lkb_unpacked_stats stats;
+/* Layers lkb_unpacked_prepare made in this process: counted as made, not
+ * reused, when the layout opens them. */
+static char **made_ids;
+static size_t n_made_ids;
+
+/* A gzip layer up to this size is inflated by libdeflate in one call,
+ * straight into the mapped unpacked file (three times zlib's speed); a
+ * larger one streams through libarchive so memory stays bounded. */
+#define WHOLE_MAX ((uint64_t)32 << 20)
 
 int lkb_unpacked_use(const char *cache_dir, struct lkb_error *err)
 {
     free(unpacked_dir);
     unpacked_dir = NULL;
+    for (size_t i = 0; i < n_made_ids; i++)
+        free(made_ids[i]);
+    free(made_ids);
+    made_ids = NULL;
+    n_made_ids = 0;
     if (cache_dir && !(unpacked_dir = lkb_fs_join(cache_dir, "unpacked")))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     return 0;
@@ -112,6 +131,58 @@ static int check(const char *path, const char *stamp_path, const char *id)
     return 0;
 }
 
+/* Inflate a single-member gzip blob of at most WHOLE_MAX bytes into fd
+ * (the empty temporary file) with libdeflate, hashing the result into got.
+ * 1 when the blob is not such a layer (not gzip, larger, several members,
+ * a size that does not match its trailer): fd is left empty for the
+ * streaming path, which also reports bad data in libarchive's words. */
+static int inflate_whole(const char *blob, int fd, uint64_t max_bytes, char got[LKB_DIGEST_MAX],
+                         struct lkb_error *err)
+{
+    int in = open(blob, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0 || st.st_size < 18) {
+        if (in >= 0)
+            close(in);
+        return 1;
+    }
+    size_t in_len = (size_t)st.st_size;
+    const unsigned char *src = mmap(NULL, in_len, PROT_READ, MAP_PRIVATE, in, 0);
+    close(in);
+    if (src == MAP_FAILED)
+        return 1;
+    /* ISIZE, the trailer's size modulo 2^32: a wrong guess (a larger or
+     * multi-member stream) makes libdeflate stop short, and the layer is
+     * streamed instead. */
+    const unsigned char *t = src + in_len - 4;
+    uint64_t size = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
+                    (uint64_t)t[3] << 24;
+    int rc = 1;
+    unsigned char *dst = MAP_FAILED;
+    if (src[0] == 0x1f && src[1] == 0x8b && src[2] == 8 && size > 0 && size <= WHOLE_MAX &&
+        size <= max_bytes && ftruncate(fd, (off_t)size) == 0)
+        dst = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct libdeflate_decompressor *d = dst != MAP_FAILED ? libdeflate_alloc_decompressor() : NULL;
+    size_t used_in = 0, used_out = 0;
+    if (d && libdeflate_gzip_decompress_ex(d, src, in_len, dst, (size_t)size, &used_in,
+                                           &used_out) == LIBDEFLATE_SUCCESS &&
+        used_in == in_len && used_out == size) {
+        struct lkb_sha256 h;
+        rc = lkb_sha256_init(&h, err);
+        if (rc == 0) {
+            lkb_sha256_update(&h, dst, (size_t)size);
+            lkb_sha256_final(&h, got);
+        }
+    }
+    libdeflate_free_decompressor(d);
+    if (dst != MAP_FAILED)
+        munmap(dst, (size_t)size);
+    munmap((void *)src, in_len);
+    if (rc == 1 && ftruncate(fd, 0) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "truncating an unpacked layer");
+    return rc;
+}
+
 /* Inflate layer i into path: a temporary file hashed while written, renamed
  * into place only when it matches id. 1 (nothing made) when it cannot be
  * kept. */
@@ -138,24 +209,27 @@ static int make(struct lkb_image *img, size_t i, const char *id, const char *pat
         free(tmp);
         return 1;
     }
-    /* libarchive's raw format: the decompressed stream, whatever the
-     * compression (gzip, zstd, none). */
-    a = archive_read_new();
+    char got[LKB_DIGEST_MAX] = "";
+    int whole = inflate_whole(img->layers[i].path, fd, max_bytes, got, &why);
+    /* Otherwise libarchive's raw format: the decompressed stream, whatever
+     * the compression (gzip, zstd, none). */
+    a = whole == 1 ? archive_read_new() : NULL;
     struct lkb_sha256 h = {0};
-    unsigned char *buf = malloc(1 << 16);
+    unsigned char *buf = whole == 1 ? malloc(1 << 16) : NULL;
     struct archive_entry *e;
     uint64_t total = 0;
-    int rc = !a || !buf ? lkb_error_set(&why, LKB_ERR_INTERNAL, "out of memory") : 0;
-    if (rc == 0) {
+    int rc = whole < 0 ? -1 : whole == 0 ? 0
+             : !a || !buf ? lkb_error_set(&why, LKB_ERR_INTERNAL, "out of memory") : 0;
+    if (rc == 0 && whole == 1) {
         archive_read_support_filter_all(a);
         archive_read_support_format_raw(a);
         if (archive_read_open_filename(a, img->layers[i].path, 1 << 16) != ARCHIVE_OK ||
             archive_read_next_header(a, &e) != ARCHIVE_OK)
             rc = lkb_error_set(&why, LKB_ERR_BUILD, "%s", archive_error_string(a));
     }
-    if (rc == 0)
+    if (rc == 0 && whole == 1)
         rc = lkb_sha256_init(&h, &why);
-    while (rc == 0) {
+    while (rc == 0 && whole == 1) {
         la_ssize_t r = archive_read_data(a, buf, 1 << 16);
         if (r < 0)
             rc = lkb_error_set(&why, LKB_ERR_BUILD, "%s", archive_error_string(a));
@@ -169,14 +243,12 @@ static int make(struct lkb_image *img, size_t i, const char *id, const char *pat
         if (rc == 0)
             rc = lkb_fs_write_all(fd, buf, (size_t)r, tmp, &why);
     }
-    char got[LKB_DIGEST_MAX] = "";
-    if (rc == 0) {
+    if (rc == 0 && whole == 1)
         lkb_sha256_final(&h, got);
-        if (strcmp(got, id) != 0)
-            rc = lkb_error_set(&why, LKB_ERR_BUILD, "its content hashes to %s", got);
-    } else {
+    else if (whole == 1)
         lkb_sha256_discard(&h);
-    }
+    if (rc == 0 && strcmp(got, id) != 0)
+        rc = lkb_error_set(&why, LKB_ERR_BUILD, "its content hashes to %s", got);
     free(buf);
     archive_read_free(a);
     if (rc == 0 && fchmod(fd, 0644) < 0)
@@ -240,12 +312,94 @@ int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
             *file = NULL;
         }
     }
+    /* Made by lkb_unpacked_prepare: the first open counts it as made, a
+     * second (a layer two images share) as read. */
+    for (size_t k = 0; rc == 0 && !made && k < n_made_ids; k++)
+        if ((made = strcmp(made_ids[k], id) == 0)) {
+            free(made_ids[k]);
+            made_ids[k] = made_ids[--n_made_ids];
+        }
     if (rc == 0 && made)
         stats.made++;
     else if (rc == 0)
         stats.reused++;
     free(stamp);
     free(path);
+    return rc;
+}
+
+struct prep_job {
+    struct lkb_work w;
+    struct lkb_image *img;
+    size_t i;
+    const char *id;
+    int rc; /* 0 made, 1 there already or not kept, -1 failed */
+    struct lkb_error err;
+};
+
+static void prep_run(void *arg)
+{
+    struct prep_job *j = arg;
+    char *path = lkb_fs_join(unpacked_dir, j->id + 7), *stamp = NULL;
+    j->rc = 1;
+    if (path && asprintf(&stamp, "%s.ok", path) >= 0 && !check(path, stamp, j->id))
+        j->rc = make(j->img, j->i, j->id, path, stamp,
+                     lkb_rootfs_layer_limit(j->img->layers[j->i].size), &j->err);
+    else if (!path || !stamp)
+        j->rc = -1;
+    free(stamp);
+    free(path);
+}
+
+int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
+{
+    if (!unpacked_dir)
+        return 0;
+    size_t n = 0, cap = 0;
+    struct prep_job *jobs = NULL;
+    for (size_t k = 0; k < n_imgs; k++)
+        for (size_t i = 0; imgs[k] && i < imgs[k]->n_layers; i++) {
+            const char *id = diff_id(imgs[k], i);
+            size_t j = 0;
+            while (id && j < n && strcmp(jobs[j].id, id) != 0)
+                j++;
+            if (!id || j < n)
+                continue; /* no diff_id, or a layer two images share: once */
+            if (n == cap) {
+                struct prep_job *m = realloc(jobs, (cap = cap ? cap * 2 : 16) * sizeof *m);
+                if (!m) {
+                    free(jobs);
+                    return -1;
+                }
+                jobs = m;
+            }
+            jobs[n++] = (struct prep_job){.img = imgs[k], .i = i, .id = id};
+        }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct lkb_workq *q = n > 1 ? lkb_workq_new(cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus) : NULL;
+    for (size_t j = 0; j < n; j++) {
+        jobs[j].w = (struct lkb_work){.fn = prep_run, .arg = &jobs[j]};
+        if (q)
+            lkb_workq_submit(q, &jobs[j].w);
+        else
+            prep_run(&jobs[j]);
+    }
+    int rc = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (q)
+            lkb_workq_wait(q, &jobs[j].w);
+        char *id = jobs[j].rc == 0 ? strdup(jobs[j].id) : NULL;
+        char **m = id ? realloc(made_ids, (n_made_ids + 1) * sizeof *m) : NULL;
+        if (m) {
+            made_ids = m;
+            made_ids[n_made_ids++] = id;
+        } else {
+            free(id);
+            rc = jobs[j].rc == 0 ? -1 : rc;
+        }
+    }
+    lkb_workq_free(q);
+    free(jobs);
     return rc;
 }
 

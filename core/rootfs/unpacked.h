@@ -49,6 +49,12 @@ void lkb_unpacked_count_streamed(void);
 int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
                       struct lkb_blob_file **file, struct archive **a, struct lkb_error *err);
 
+/* Make the unpacked files of every layer of imgs (NULL entries skipped)
+ * that lacks one, on all cores, before the layout opens them one by one.
+ * Only a speed-up: a layer that fails here is made (or its error reported)
+ * by lkb_unpacked_open in the layout's order. -1 only when out of memory. */
+int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs);
+
 /* After a build: the least recently used unpacked layers go until at most
  * $LKB_UNPACKED_CACHE_MAX (default LKB_UNPACKED_MAX_BYTES) remain. */
 int lkb_unpacked_trim(const char *cache_dir, struct lkb_error *err);

@@ -92,12 +92,17 @@ int oci_attestation_cached(struct lkb_cache *c, const struct lkb_image *im, stru
     json_t *m;
     if (read_attestation(c, im, &m, err) < 0)
         return -1;
-    json_t *l;
+    /* All of it, as pull fetches it (export and gc expect complete
+     * manifests), not only the SBOM statements. */
+    json_t *cfg = NULL, *layers = NULL, *l;
     size_t i;
-    int rc = 0;
-    json_array_foreach(json_object_get(m, "layers"), i, l)
+    int rc = m ? oci_manifest_parse(m, &cfg, &layers, err) : 0;
+    if (m && rc == 0)
+        rc = lkb_cache_blob_verify(c, oci_json_str(cfg, "digest"), oci_json_int(cfg, "size", -1),
+                                   err);
+    json_array_foreach(layers, i, l)
     {
-        if (rc == 0 && oci_attestation_is_sbom(l))
+        if (rc == 0)
             rc = lkb_cache_blob_verify(c, oci_json_str(l, "digest"), oci_json_int(l, "size", -1),
                                        err);
     }

@@ -144,7 +144,7 @@ bool oci_attestation_is_sbom(json_t *layer);
  * DIGEST. */
 int oci_attestation_parse(const char *data, size_t len, const char *digest, json_t **out,
                           struct lkb_error *err);
-/* Are IM's attestation manifest and SBOM statements cached and intact? */
+/* Is IM's attestation manifest cached and complete (config, layers)? */
 int oci_attestation_cached(struct lkb_cache *c, const struct lkb_image *im,
                            struct lkb_error *err);
 

@@ -267,22 +267,31 @@ static int plan_blob(struct lkb_cache *cache, struct item *it, json_t *d,
     return 0;
 }
 
-/* Queue config, layers and SBOM statements that are not in the cache; one
+/* Queue the config and layers of MANIFEST that are not in the cache; one
  * job per digest. */
-static int plan_blobs(struct lkb_cache *cache, struct item *it, struct oci_blob_job **jobs,
-                      size_t *n, struct oci_progress *prog, struct lkb_error *err)
+static int plan_manifest(struct lkb_cache *cache, struct item *it, json_t *manifest,
+                         struct oci_blob_job **jobs, size_t *n, struct oci_progress *prog,
+                         struct lkb_error *err)
 {
     json_t *cfg, *layers, *d;
-    if (oci_manifest_parse(it->manifest, &cfg, &layers, err) < 0 ||
+    if (oci_manifest_parse(manifest, &cfg, &layers, err) < 0 ||
         plan_blob(cache, it, cfg, jobs, n, prog, err) < 0)
         return -1;
     size_t k;
     json_array_foreach(layers, k, d) if (plan_blob(cache, it, d, jobs, n, prog, err) < 0) return -1;
-    json_array_foreach(json_object_get(it->att_manifest, "layers"), k, d)
-    {
-        if (oci_attestation_is_sbom(d) && plan_blob(cache, it, d, jobs, n, prog, err) < 0)
-            return -1;
-    }
+    return 0;
+}
+
+/* The image's blobs, and its attestation's whole (small) image, so the
+ * cache holds it complete, as export and gc expect of a manifest. */
+static int plan_blobs(struct lkb_cache *cache, struct item *it, struct oci_blob_job **jobs,
+                      size_t *n, struct oci_progress *prog, struct lkb_error *err)
+{
+    if (plan_manifest(cache, it, it->manifest, jobs, n, prog, err) < 0)
+        return -1;
+    if (it->att_manifest &&
+        plan_manifest(cache, it, it->att_manifest, jobs, n, prog, err) < 0)
+        return lkb_error_prefix(err, "attestation manifest %s: ", it->att.digest);
     return 0;
 }
 

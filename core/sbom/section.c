@@ -9,15 +9,63 @@
 #include "rootfs/image.h"
 #include "runtime/runtime.h"
 #include "sbom/sbom.h"
+#include "util/log.h"
 #include "util/str.h"
 
 #define DEFAULT_NAME "sbom.spdx.json"
 
-static int add(struct lkb_build_state *b, struct lkb_sbom *s, const char *ref, const char *prefix,
-               struct lkb_error *err)
+/* The image of section[idx]: the pulled one, or for a section copied from
+ * -input-tar (not pulled) the cache's, so an incremental build's SBOM
+ * equals a fresh build's; NULL (with a warning) when the cache lacks it.
+ * *owned is set when the caller must free it. */
+static struct lkb_image *image_of(struct lkb_build_state *b, const char *section, size_t idx,
+                                  const char *ref, bool *owned)
 {
-    struct lkb_image *img = ref && *ref ? lkb_image_store_lookup(&b->images, ref, NULL) : NULL;
-    return img ? lkb_sbom_add_image(s, b->cache, img, prefix, err) : 0;
+    *owned = false;
+    if (!ref || !*ref)
+        return NULL;
+    if (!lkb_input_tar_reuses(b->itar, section, idx))
+        return lkb_image_store_lookup(&b->images, ref, NULL);
+    struct lkb_image *img;
+    struct lkb_error e;
+    if (lkb_oci_image_open(b->cache, ref, b->images.arch, &img, &e) < 0) {
+        lkb_warn("SBOM: %s[%zu] was copied from -input-tar and %s is not in the cache: its "
+                 "attestations are left out (%s)",
+                 section, idx, ref, e.msg);
+        return NULL;
+    }
+    *owned = true;
+    return img;
+}
+
+/* Add IMG's attestations; those of a copied section may be missing from
+ * the cache (pulled before lkb wrote SBOMs): a warning, not an error. */
+static int add_image(struct lkb_build_state *b, struct lkb_sbom *s, struct lkb_image *img,
+                     bool copied, const char *prefix, struct lkb_error *err)
+{
+    if (!img)
+        return 0;
+    struct lkb_oci_statement *st;
+    size_t n;
+    struct lkb_error e;
+    if (copied && lkb_oci_image_sboms(b->cache, img, &st, &n, &e) < 0) {
+        lkb_warn("SBOM: copied from -input-tar, %s: its attestations are left out", e.msg);
+        return 0;
+    }
+    if (copied)
+        lkb_oci_statements_free(st, n);
+    return lkb_sbom_add_image(s, b->cache, img, prefix, err);
+}
+
+static int add(struct lkb_build_state *b, struct lkb_sbom *s, const char *section, size_t idx,
+               const char *ref, const char *prefix, struct lkb_error *err)
+{
+    bool owned;
+    struct lkb_image *img = image_of(b, section, idx, ref, &owned);
+    int rc = add_image(b, s, img, owned, prefix, err);
+    if (owned)
+        lkb_image_free(img);
+    return rc;
 }
 
 /* Where a container's image was extracted (pipeline/containers.c): the
@@ -42,11 +90,13 @@ static char *container_root(const char *section, size_t idx, const json_t *entry
     return p;
 }
 
+/* Only the first extraction of each image (later ones share it,
+ * runtime-config.md §12.3). */
 static int containers(struct lkb_build_state *b, struct lkb_sbom *s, struct lkb_error *err)
 {
     static const char *const sections[] = {"onboot", "onshutdown", "services"};
     const json_t *lists[] = {b->cfg->onboot, b->cfg->onshutdown, b->cfg->services};
-    const char **seen = NULL; /* canonical references already extracted */
+    char **seen = NULL; /* canonical references already extracted */
     size_t n_seen = 0;
     int rc = 0;
     for (int l = 0; l < 3 && rc == 0; l++) {
@@ -56,27 +106,30 @@ static int containers(struct lkb_build_state *b, struct lkb_sbom *s, struct lkb_
         {
             if (rc < 0)
                 break;
-            if (lkb_input_tar_reuses(b->itar, sections[l], i))
-                continue;
-            struct lkb_image *img = lkb_image_store_lookup(
-                &b->images, json_string_value(json_object_get(e, "image")), NULL);
-            bool dup = !img;
-            for (size_t k = 0; k < n_seen && !dup; k++)
+            bool owned, dup = false;
+            struct lkb_image *img = image_of(b, sections[l], i,
+                                             json_string_value(json_object_get(e, "image")), &owned);
+            for (size_t k = 0; img && k < n_seen && !dup; k++)
                 dup = strcmp(seen[k], img->ref) == 0;
-            if (dup)
-                continue;
-            const char **ns = realloc(seen, (n_seen + 1) * sizeof *ns);
-            if (!ns) {
-                rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-                break;
+            if (img && !dup) {
+                char **ns = realloc(seen, (n_seen + 1) * sizeof *ns);
+                if (ns)
+                    seen = ns;
+                if (!ns || !(seen[n_seen] = strdup(img->ref))) {
+                    rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+                } else {
+                    n_seen++;
+                    char *root = container_root(sections[l], i, e, img, err);
+                    rc = root ? add_image(b, s, img, owned, root, err) : -1;
+                    free(root);
+                }
             }
-            seen = ns;
-            seen[n_seen++] = img->ref;
-            char *root = container_root(sections[l], i, e, img, err);
-            rc = root ? lkb_sbom_add_image(s, b->cache, img, root, err) : -1;
-            free(root);
+            if (owned)
+                lkb_image_free(img);
         }
     }
+    for (size_t k = 0; k < n_seen; k++)
+        free(seen[k]);
     free(seen);
     return rc;
 }
@@ -84,25 +137,23 @@ static int containers(struct lkb_build_state *b, struct lkb_sbom *s, struct lkb_
 static int collect(struct lkb_build_state *b, struct lkb_sbom *s, struct lkb_error *err)
 {
     const struct lkb_config *cfg = b->cfg;
-    if (!lkb_input_tar_reuses(b->itar, "kernel", 0) &&
-        add(b, s, json_string_value(json_object_get(cfg->kernel, "image")), "", err) < 0)
+    if (add(b, s, "kernel", 0, json_string_value(json_object_get(cfg->kernel, "image")), "",
+            err) < 0)
         return -1;
     size_t i;
     json_t *v;
-    json_array_foreach(cfg->init, i, v)
-    {
-        if (!lkb_input_tar_reuses(b->itar, "init", i) && add(b, s, json_string_value(v), "", err) < 0)
-            return -1;
-    }
+    json_array_foreach(cfg->init, i, v) if (add(b, s, "init", i, json_string_value(v), "", err) < 0)
+        return -1;
     /* Filesystem volumes only: OCI-layout volumes are copied, not extracted. */
     json_array_foreach(cfg->volumes, i, v)
     {
         const char *f = json_string_value(json_object_get(v, "format"));
-        if (lkb_input_tar_reuses(b->itar, "volumes", i) || (f && strcmp(f, "oci") == 0))
+        if (f && strcmp(f, "oci") == 0)
             continue;
         char *prefix = lkb_strf("containers/volumes/%s/lower",
                                 json_string_value(json_object_get(v, "name")));
-        int rc = prefix ? add(b, s, json_string_value(json_object_get(v, "image")), prefix, err)
+        int rc = prefix ? add(b, s, "volumes", i, json_string_value(json_object_get(v, "image")),
+                              prefix, err)
                         : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         free(prefix);
         if (rc < 0)

@@ -112,12 +112,12 @@ char *lkb_sbom_path_join(const char *prefix, const char *name)
 /* Set KEY of element E to PREFIX joined with its value (a missing value
  * counts as ""; an empty result leaves the key out, as Go's omitempty). */
 static int prefix_key(json_t *e, const char *key, const char *prefix, const char *what,
-                      size_t idx, struct lkb_error *err)
+                      const char *list, size_t idx, struct lkb_error *err)
 {
     json_t *v = json_object_get(e, key);
     if (v && !json_is_string(v))
-        return lkb_error_set(err, LKB_ERR_BUILD, "%s: element %zu: %s is not a string", what, idx,
-                             key);
+        return lkb_error_set(err, LKB_ERR_BUILD, "%s: SPDX %s[%zu].%s is not a string", what,
+                             list, idx, key);
     char *j = lkb_sbom_path_join(prefix, v ? json_string_value(v) : "");
     if (!j)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
@@ -204,7 +204,7 @@ int lkb_sbom_add_document(struct lkb_sbom *s, json_t *doc, const char *prefix, c
     {
         if (rc < 0)
             break;
-        rc = prefix_key(e, "packageFileName", prefix, what, i, err);
+        rc = prefix_key(e, "packageFileName", prefix, what, "packages", i, err);
         json_t *pid = json_object_get(e, "SPDXID");
         if (rc == 0)
             rc = ids_to_relationships(json_object_get(e, "hasFiles"), json_string_value(pid),
@@ -214,7 +214,7 @@ int lkb_sbom_add_document(struct lkb_sbom *s, json_t *doc, const char *prefix, c
     json_array_foreach(add[L_FILES], i, e)
     {
         if (rc == 0)
-            rc = prefix_key(e, "fileName", prefix, what, i, err);
+            rc = prefix_key(e, "fileName", prefix, what, "files", i, err);
     }
     for (int l = 0; l < L_COUNT; l++) {
         if (rc == 0 && json_array_extend(s->lists[l], add[l]) < 0)

@@ -11,6 +11,9 @@
 #define ANNOT_PREDICATE "in-toto.io/predicate-type"
 #define MT_INTOTO "application/vnd.in-toto+json"
 #define PREDICATE_SPDX "https://spdx.dev/Document"
+/* Statements are read whole (jansson): a registry may not make lkb download
+ * and hold an arbitrary amount. Real SBOMs of large images are a few MiB. */
+#define STATEMENT_MAX ((int64_t)64 << 20)
 
 json_t *oci_attestation_find(json_t *index, const char *manifest_digest)
 {
@@ -61,6 +64,14 @@ int oci_attestation_parse(const char *data, size_t len, const char *digest, json
                                  "attestation manifest %s: SBOM layer %zu has no valid digest "
                                  "and size",
                                  digest, i);
+        }
+        if (oci_attestation_is_sbom(l) && oci_json_int(l, "size", -1) > STATEMENT_MAX) {
+            json_decref(m);
+            return lkb_error_set(err, LKB_ERR_FETCH,
+                                 "attestation manifest %s: SBOM statement %s of %lld bytes is over "
+                                 "the limit of %lld",
+                                 digest, oci_json_str(l, "digest"),
+                                 (long long)oci_json_int(l, "size", -1), (long long)STATEMENT_MAX);
         }
     }
     *out = m;

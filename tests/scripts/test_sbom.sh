@@ -139,6 +139,40 @@ expect_rc 0 "$LKB_BIN" cache -cache "$TMP/c2" clean
 expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/c2" -arch amd64 -offline -o "$TMP/x4.tar" "$TMP/sys.yml"
 cmp -s "$TMP/a.tar" "$TMP/x4.tar" || fail "cache clean dropped attestation blobs"
 
+# --- retries and verification, as for layers: through tests/tools/faultproxy.py,
+# each blob's first GET answers 503, the second sends wrong bytes; each
+# manifest's first GET answers 503
+python3 "$LKB_SOURCE_DIR/tests/tools/faultproxy.py" --upstream "$R" --port-file "$TMP/proxy.port" \
+  --log "$TMP/proxy.log" --faults 503,corrupt --manifest-faults 503 &
+PROXY_PID=$!
+trap 'kill "$PROXY_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+for _ in $(seq 50); do [ -s "$TMP/proxy.port" ] && break; sleep 0.1; done
+P=127.0.0.1:$(cat "$TMP/proxy.port")
+printf 'init:\n  - %s/lkb-test/init:1\n' "$P" >"$TMP/proxied.yml"
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/c-proxied" -arch amd64 -o "$TMP/proxied.tar" "$TMP/proxied.yml"
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null || true
+read -r ATT STMT < <(python3 - "$LKB_TEST_OCI_DIR/init" <<'PY'
+import json, sys
+d = sys.argv[1]
+blob = lambda dg: json.load(open(f"{d}/blobs/sha256/{dg[7:]}"))
+idx = blob(json.load(open(f"{d}/index.json"))["manifests"][0]["digest"])
+amd = [m["digest"] for m in idx["manifests"] if m["platform"]["architecture"] == "amd64"][0]
+att = [m for m in idx["manifests"] if m.get("annotations", {}).get("vnd.docker.reference.digest") == amd][0]
+sbom = [l for l in blob(att["digest"])["layers"] if l["annotations"]["in-toto.io/predicate-type"] == "https://spdx.dev/Document"]
+print(att["digest"], sbom[0]["digest"])
+PY
+)
+[ "$(grep -c "^GET /v2/lkb-test/init/manifests/$ATT " "$TMP/proxy.log")" = 2 ] ||
+  { cat "$TMP/proxy.log" >&2; fail "the attestation manifest was not fetched again after a 503"; }
+[ "$(grep -c "^GET /v2/lkb-test/init/blobs/$STMT " "$TMP/proxy.log")" = 3 ] ||
+  { cat "$TMP/proxy.log" >&2; fail "the SBOM statement was not retried after a 503 and wrong bytes"; }
+python3 - "$TMP/proxied.tar" <<'PY' || fail "SBOM through the fault proxy"
+import json, sys, tarfile
+d = json.load(tarfile.open(sys.argv[1]).extractfile("sbom.spdx.json"))
+assert [p["name"] for p in d["packages"]] == ["busybox-static"], d.get("packages")
+PY
+
 # --- -input-tar: copied sections' attestations come from the cache ---------------
 # (no volumes: lkb builds them again, which an empty cache cannot)
 sed '/^volumes:/,$d' "$TMP/sys.yml" >"$TMP/meta.yml"
@@ -174,7 +208,7 @@ layer = {"mediaType": "application/vnd.in-toto+json", "digest": reg.blob(repo, s
          "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}
 att = {"schemaVersion": 2, "mediaType": ocitest.OCI_MANIFEST,
        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": reg.blob(repo, cfg), "size": len(cfg)},
-       "layers": [dict(layer, size=-1) if kind == "manifest" else layer]}
+       "layers": [dict(layer, size={"manifest": -1, "huge": 1 << 40}.get(kind, len(stmt)))]}
 attb = json.dumps(att).encode()
 reg.manifest(repo, ocitest.sha(attb), attb, ocitest.OCI_MANIFEST)
 idx = {"schemaVersion": 2, "mediaType": ocitest.OCI_INDEX, "manifests": [
@@ -185,14 +219,14 @@ idx = {"schemaVersion": 2, "mediaType": ocitest.OCI_INDEX, "manifests": [
      "annotations": {"vnd.docker.reference.type": "attestation-manifest",
                      "vnd.docker.reference.digest": info["manifest"]}}]}
 reg.manifest(repo, tag, json.dumps(idx).encode(), ocitest.OCI_INDEX)
-print(ocitest.sha(stmt) if kind != "manifest" else ocitest.sha(attb))
+print(ocitest.sha(attb) if kind in ("manifest", "huge") else ocitest.sha(stmt))
 PY
 }
-for kind in notjson packages files manifest; do
+for kind in notjson packages files manifest huge; do
   digest=$(push_bad "$kind" "$kind") || fail "pushing the $kind image"
   printf 'init:\n  - %s/lkb-test/bad-sbom:%s\n' "$R" "$kind" >"$TMP/bad.yml"
   want=5
-  [ "$kind" != manifest ] || want=4
+  case $kind in manifest | huge) want=4 ;; esac
   expect_rc "$want" "${B[@]}" -o "$TMP/bad-$kind.tar" "$TMP/bad.yml"
   expect_in "$TMP/err" "lkb-test/bad-sbom:$kind"
   expect_in "$TMP/err" "$digest"

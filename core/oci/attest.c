@@ -66,12 +66,13 @@ int oci_attestation_parse(const char *data, size_t len, const char *digest, json
                                  digest, i);
         }
         if (oci_attestation_is_sbom(l) && oci_json_int(l, "size", -1) > STATEMENT_MAX) {
+            lkb_error_set(err, LKB_ERR_FETCH,
+                          "attestation manifest %s: SBOM statement %s of %lld bytes is over the "
+                          "limit of %lld",
+                          digest, oci_json_str(l, "digest"),
+                          (long long)oci_json_int(l, "size", -1), (long long)STATEMENT_MAX);
             json_decref(m);
-            return lkb_error_set(err, LKB_ERR_FETCH,
-                                 "attestation manifest %s: SBOM statement %s of %lld bytes is over "
-                                 "the limit of %lld",
-                                 digest, oci_json_str(l, "digest"),
-                                 (long long)oci_json_int(l, "size", -1), (long long)STATEMENT_MAX);
+            return -1;
         }
     }
     *out = m;

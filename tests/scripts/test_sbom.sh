@@ -230,6 +230,7 @@ for kind in notjson packages files manifest huge; do
   expect_rc "$want" "${B[@]}" -o "$TMP/bad-$kind.tar" "$TMP/bad.yml"
   expect_in "$TMP/err" "lkb-test/bad-sbom:$kind"
   expect_in "$TMP/err" "$digest"
+  [ "$kind" != huge ] || expect_in "$TMP/err" "of 1099511627776 bytes is over the limit"
   [ -z "$(find "$TMP" -maxdepth 1 -name "*bad-$kind*")" ] || fail "$kind: a failed build left $(find "$TMP" -maxdepth 1 -name "*bad-$kind*")"
   # the attestation is not read at all with -no-sbom
   expect_rc 0 "${B[@]}" -no-sbom -o "$TMP/bad-$kind.tar" "$TMP/bad.yml"

@@ -8,7 +8,8 @@
  *
  * Every blob enters the cache as ingest temp file -> fsync -> digest and
  * size verified -> rename, so a partial or wrong download is never visible.
- * Only the requested platform's manifest, config and layers are fetched.
+ * Only the requested platform's manifest, config and layers are fetched
+ * (and, with lkb_pull_opts.attestations, its attestation manifest's).
  *
  * All functions return 0 on success and -1 on error with err filled
  * (LKB_ERR_FETCH for registry/network/cache problems), unless documented

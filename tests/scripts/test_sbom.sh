@@ -150,8 +150,17 @@ for _ in $(seq 50); do [ -s "$TMP/proxy.port" ] && break; sleep 0.1; done
 P=127.0.0.1:$(cat "$TMP/proxy.port")
 printf 'init:\n  - %s/lkb-test/init:1\n' "$P" >"$TMP/proxied.yml"
 expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/c-proxied" -arch amd64 -o "$TMP/proxied.tar" "$TMP/proxied.yml"
+cp "$TMP/proxy.log" "$TMP/proxy.log.faults"
+# the same proxy as a mirror of the registry (no faults left): the
+# attestations come through it, and the output equals a direct build's
+printf 'init:\n  - %s/lkb-test/init:1\n' "$R" >"$TMP/mirrored.yml"
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/c-direct" -arch amd64 -o "$TMP/direct.tar" "$TMP/mirrored.yml"
+: >"$TMP/proxy.log"
+expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/c-mirror" -arch amd64 -mirror "$R=http://$P" \
+  -o "$TMP/mirrored.tar" "$TMP/mirrored.yml"
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
+cmp -s "$TMP/direct.tar" "$TMP/mirrored.tar" || fail "a build through a mirror differs"
 read -r ATT STMT < <(python3 - "$LKB_TEST_OCI_DIR/init" <<'PY'
 import json, sys
 d = sys.argv[1]
@@ -163,10 +172,12 @@ sbom = [l for l in blob(att["digest"])["layers"] if l["annotations"]["in-toto.io
 print(att["digest"], sbom[0]["digest"])
 PY
 )
-[ "$(grep -c "^GET /v2/lkb-test/init/manifests/$ATT " "$TMP/proxy.log")" = 2 ] ||
-  { cat "$TMP/proxy.log" >&2; fail "the attestation manifest was not fetched again after a 503"; }
-[ "$(grep -c "^GET /v2/lkb-test/init/blobs/$STMT " "$TMP/proxy.log")" = 3 ] ||
-  { cat "$TMP/proxy.log" >&2; fail "the SBOM statement was not retried after a 503 and wrong bytes"; }
+grep -q "^GET /v2/lkb-test/init/blobs/$STMT 200" "$TMP/proxy.log" ||
+  { cat "$TMP/proxy.log" >&2; fail "the SBOM statement did not come through the mirror"; }
+[ "$(grep -c "^GET /v2/lkb-test/init/manifests/$ATT " "$TMP/proxy.log.faults")" = 2 ] ||
+  { cat "$TMP/proxy.log.faults" >&2; fail "the attestation manifest was not fetched again after a 503"; }
+[ "$(grep -c "^GET /v2/lkb-test/init/blobs/$STMT " "$TMP/proxy.log.faults")" = 3 ] ||
+  { cat "$TMP/proxy.log.faults" >&2; fail "the SBOM statement was not retried after a 503 and wrong bytes"; }
 python3 - "$TMP/proxied.tar" <<'PY' || fail "SBOM through the fault proxy"
 import json, sys, tarfile
 d = json.load(tarfile.open(sys.argv[1]).extractfile("sbom.spdx.json"))

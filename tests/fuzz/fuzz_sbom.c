@@ -17,14 +17,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* The first line (up to 64 bytes) is the prefix, the rest the statement. */
-    size_t cut = 0;
-    while (cut < size && cut < 64 && data[cut] != '\n')
-        cut++;
-    char prefix[65];
-    memcpy(prefix, data, cut);
-    prefix[cut] = '\0';
-    const char *stmt = (const char *)data + (cut < size ? cut + 1 : cut);
+    /* A statement as is (the seeds: the .intoto.json files of tests/data/sbom) under a
+     * container prefix; otherwise the first line (up to 64 bytes) is the
+     * prefix and the rest the statement. */
+    char prefix[65] = "containers/onboot/000-x/rootfs";
+    const char *stmt = (const char *)data;
+    if (size && data[0] != '{') {
+        size_t cut = 0;
+        while (cut < size && cut < 64 && data[cut] != '\n')
+            cut++;
+        memcpy(prefix, data, cut);
+        prefix[cut] = '\0';
+        stmt += cut < size ? cut + 1 : cut;
+    }
     size_t len = size - (size_t)(stmt - (const char *)data);
 
     struct lkb_sbom *s = lkb_sbom_new();

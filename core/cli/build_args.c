@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "oci/oci.h"
+#include "rootfs/tree.h"
 
 /* getopt_long_only gives Go-flag spellings (-format, --format, -format=x)
  * without writing a parser by hand. Booleans take an optional "=value" only,
@@ -251,9 +252,17 @@ int lkb_cli_parse_build(int argc, char **argv, struct lkb_build_opts *o, struct 
         case OPT_NO_SBOM:
             rc = set_bool(&o->no_sbom, "no-sbom", err);
             break;
-        case OPT_SBOM_OUTPUT:
+        case OPT_SBOM_OUTPUT: {
+            /* An entry of the root tree: no "..", not empty. */
+            char *clean = NULL;
             o->sbom_output = optarg;
+            if (lkb_tree_clean_path(optarg, &clean, err) < 0) {
+                err->kind = LKB_ERR_USAGE;
+                rc = lkb_error_prefix(err, "-sbom-output: ");
+            }
+            free(clean);
             break;
+        }
         case OPT_SBOM_TIME:
             rc = set_bool(&o->sbom_current_time, "sbom-current-time", err);
             break;

@@ -40,8 +40,11 @@ static const char build_usage[] =
     "  -decompress-kernel     store an uncompressed kernel\n"
     "  -initrd-compression C  gzip (default), zstd, lz4 or none\n"
     "  -dry-run               print the merged configuration and exit\n"
-    "  -no-sbom, -sbom-output, -sbom-current-time\n"
-    "                         accepted for LinuxKit compatibility; lkb writes no SBOM\n"
+    "  -no-sbom               write no SBOM (default: sbom.spdx.json in the image,\n"
+    "                         merged from the images' SPDX attestations)\n"
+    "  -sbom-output NAME      the SBOM's name in the image (default sbom.spdx.json)\n"
+    "  -sbom-current-time     SBOM created now, random namespace (default: fixed\n"
+    "                         date, namespace from the content: reproducible)\n"
     "  -docker                refused: lkb never talks to a Docker daemon\n"
     "  -input-tar FILE        copy unchanged sections from a previous tar output\n"
     "  -v, -verbose [N]       more output; -q, -quiet less\n";

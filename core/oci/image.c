@@ -18,6 +18,7 @@ void lkb_image_free(struct lkb_image *im)
     free(im->manifest_digest);
     free(im->manifest_media_type);
     free(im->config_digest);
+    free(im->attestation_digest);
     json_decref(im->manifest);
     json_decref(im->config);
     for (size_t i = 0; i < im->n_layers; i++) {
@@ -103,6 +104,17 @@ static int resolve_root(struct lkb_cache *c, json_t *root, const char *canonical
         }
     }
     im->manifest_digest = strdup(oci_json_str(mdesc, "digest") ? oci_json_str(mdesc, "digest") : "");
+    json_t *adesc = root_index && im->manifest_digest
+                        ? oci_attestation_find(root_index, im->manifest_digest)
+                        : NULL;
+    if (adesc && oci_json_str(adesc, "digest")) { /* checked when read (attest.c) */
+        im->attestation_digest = strdup(oci_json_str(adesc, "digest"));
+        im->attestation_size = oci_json_int(adesc, "size", -1);
+        if (!im->attestation_digest) {
+            lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+    }
     if (read_json_blob(c, mdesc, &manifest, err) < 0)
         goto fail;
     im->manifest_media_type =

@@ -134,6 +134,20 @@ int oci_image_resolve(struct lkb_cache *cache, const char *canonical,
 /* Config descriptor and layer descriptors of a manifest, checked. */
 int oci_manifest_parse(json_t *manifest, json_t **config, json_t **layers, struct lkb_error *err);
 
+/* ---- attestations (attest.c) ---- */
+/* The attestation-manifest descriptor INDEX lists for MANIFEST_DIGEST
+ * (borrowed), or NULL. */
+json_t *oci_attestation_find(json_t *index, const char *manifest_digest);
+/* Is a layer descriptor of an attestation manifest an SPDX statement? */
+bool oci_attestation_is_sbom(json_t *layer);
+/* Parse attestation manifest bytes; a malformed one is an error naming
+ * DIGEST. */
+int oci_attestation_parse(const char *data, size_t len, const char *digest, json_t **out,
+                          struct lkb_error *err);
+/* Is IM's attestation manifest cached and complete (config, layers)? */
+int oci_attestation_cached(struct lkb_cache *c, const struct lkb_image *im,
+                           struct lkb_error *err);
+
 /* ---- progress line (progress.c) ---- */
 struct oci_progress;
 struct oci_progress *oci_progress_new(const struct lkb_pull_opts *opts);

@@ -8,7 +8,8 @@
  *
  * Every blob enters the cache as ingest temp file -> fsync -> digest and
  * size verified -> rename, so a partial or wrong download is never visible.
- * Only the requested platform's manifest, config and layers are fetched.
+ * Only the requested platform's manifest, config and layers are fetched
+ * (and, with lkb_pull_opts.attestations, its attestation manifest's).
  *
  * All functions return 0 on success and -1 on error with err filled
  * (LKB_ERR_FETCH for registry/network/cache problems), unless documented
@@ -175,6 +176,10 @@ struct lkb_image {
     json_t *config; /* the whole config blob; image settings are under "config" */
     struct lkb_layer *layers; /* bottom layer first */
     size_t n_layers;
+    /* The buildkit attestation manifest the root index lists for this
+     * platform manifest (spec §9.2), or NULL; it may not be cached. */
+    char *attestation_digest;
+    int64_t attestation_size;
 };
 void lkb_image_free(struct lkb_image *image);
 
@@ -192,6 +197,8 @@ struct lkb_pull_opts {
                             slowly it moves; 0 = $LKB_FETCH_DEADLINE, else 300 s plus 1 s per
                             100 KiB of the blob */
     const char *ca_file; /* extra CA bundle for registry TLS (also $LKB_CA_FILE) */
+    bool attestations;   /* also each image's SBOM attestation: its attestation manifest
+                            and SPDX statements, fetched and verified like layers */
 };
 
 /* Make REF for ARCH ("arm64", "arm64/v8", "linux/arm/v7") available in the
@@ -223,6 +230,22 @@ int lkb_oci_image_open(struct lkb_cache *cache, const char *ref, const char *arc
  * after checking the blob's sha256. Free with archive_read_free. */
 int lkb_oci_layer_open(struct lkb_image *image, size_t i, struct archive **out,
                        struct lkb_error *err);
+
+/* One in-toto statement whose predicate is an SPDX document. */
+struct lkb_oci_statement {
+    char *digest;
+    char *data; /* the statement's bytes, sha256-verified */
+    size_t len;
+};
+
+/* The SBOM statements attached to IMAGE (spec §9.2): the layers of its
+ * attestation manifest with media type application/vnd.in-toto+json and
+ * predicate type https://spdx.dev/Document, in manifest order, read from
+ * the cache (pulled with lkb_pull_opts.attestations). 0 with *n = 0 when
+ * the image has no attestation manifest. Free with lkb_oci_statements_free. */
+int lkb_oci_image_sboms(struct lkb_cache *cache, const struct lkb_image *image,
+                        struct lkb_oci_statement **out, size_t *n, struct lkb_error *err);
+void lkb_oci_statements_free(struct lkb_oci_statement *s, size_t n);
 
 /* Read one file of the flattened image: later layers win, whiteouts and
  * opaque directories honoured, symlinks and hard links followed inside the

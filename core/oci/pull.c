@@ -29,6 +29,8 @@ struct item {
     bool cached;
     struct fetched root, child; /* child: the platform manifest of an index */
     json_t *manifest;           /* the platform's image manifest */
+    struct fetched att;         /* its attestation manifest (opts->attestations), or empty */
+    json_t *att_manifest;
 };
 
 static void fetched_free(struct fetched *f)
@@ -140,8 +142,29 @@ static int get_manifest_any(struct oci_client *c, struct item *it, const char *o
     }
 }
 
+/* The attestation manifest DESC of the platform manifest: from the cache
+ * or the registry (verified like any manifest), then checked. */
+static int resolve_attestation(struct oci_client *c, struct lkb_cache *cache, struct item *it,
+                               json_t *desc, struct lkb_error *err)
+{
+    const char *ad = oci_json_str(desc, "digest");
+    int64_t asize = oci_json_int(desc, "size", -1);
+    if (!lkb_digest_valid(ad))
+        return lkb_error_set(err, LKB_ERR_FETCH,
+                             "index %s: attestation manifest with a malformed digest",
+                             it->root.digest);
+    char digest[LKB_DIGEST_MAX];
+    snprintf(digest, sizeof digest, "%s", ad);
+    struct lkb_error ignore;
+    if (oci_blob_read(cache, digest, asize, &it->att.body, &it->att.len, &ignore) < 0 &&
+        get_manifest_any(c, it, digest, digest, asize, &it->att, err) < 0)
+        return -1;
+    snprintf(it->att.digest, sizeof it->att.digest, "%s", digest);
+    return oci_attestation_parse(it->att.body, it->att.len, digest, &it->att_manifest, err);
+}
+
 static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct item *it,
-                          struct lkb_error *err)
+                          bool attestations, struct lkb_error *err)
 {
     if (get_manifest_any(c, it, lkb_oci_ref_object(&it->ref), it->ref.digest, -1, &it->root,
                          err) < 0)
@@ -187,6 +210,11 @@ static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct 
     snprintf(it->child.digest, sizeof it->child.digest, "%s", cd);
     const char *cmt = oci_json_str(d, "mediaType");
     it->child.media_type = strdup(cmt ? cmt : OCI_MT_OCI_MANIFEST);
+    json_t *ad = attestations ? oci_attestation_find(body, it->child.digest) : NULL;
+    if (ad && resolve_attestation(c, cache, it, ad, err) < 0) {
+        json_decref(body);
+        return -1;
+    }
     json_decref(body);
     /* The platform manifest may already be cached (verified on read). */
     struct lkb_error ignore;
@@ -213,37 +241,57 @@ static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct 
     return 0;
 }
 
-/* Queue config and layers that are not in the cache; one job per digest. */
+/* Queue blob descriptor D unless it is cached or queued already. */
+static int plan_blob(struct lkb_cache *cache, struct item *it, json_t *d,
+                     struct oci_blob_job **jobs, size_t *n, struct oci_progress *prog,
+                     struct lkb_error *err)
+{
+    const char *digest = oci_json_str(d, "digest");
+    int64_t size = oci_json_int(d, "size", -1);
+    if (oci_blob_present(cache, digest, size))
+        return 0;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*jobs)[i].digest, digest) == 0)
+            return 0;
+    struct oci_blob_job *nj = realloc(*jobs, (*n + 1) * sizeof *nj);
+    if (!nj)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    *jobs = nj;
+    nj[*n] = (struct oci_blob_job){.src = &it->src,
+                                   .digest = digest,
+                                   .size = size,
+                                   .image = it->ref.canonical,
+                                   .progress_slot = it->slot};
+    (*n)++;
+    oci_progress_expect(prog, it->slot, (uint64_t)size);
+    return 0;
+}
+
+/* Queue the config and layers of MANIFEST that are not in the cache; one
+ * job per digest. */
+static int plan_manifest(struct lkb_cache *cache, struct item *it, json_t *manifest,
+                         struct oci_blob_job **jobs, size_t *n, struct oci_progress *prog,
+                         struct lkb_error *err)
+{
+    json_t *cfg, *layers, *d;
+    if (oci_manifest_parse(manifest, &cfg, &layers, err) < 0 ||
+        plan_blob(cache, it, cfg, jobs, n, prog, err) < 0)
+        return -1;
+    size_t k;
+    json_array_foreach(layers, k, d) if (plan_blob(cache, it, d, jobs, n, prog, err) < 0) return -1;
+    return 0;
+}
+
+/* The image's blobs, and its attestation's whole (small) image, so the
+ * cache holds it complete, as export and gc expect of a manifest. */
 static int plan_blobs(struct lkb_cache *cache, struct item *it, struct oci_blob_job **jobs,
                       size_t *n, struct oci_progress *prog, struct lkb_error *err)
 {
-    json_t *cfg, *layers;
-    if (oci_manifest_parse(it->manifest, &cfg, &layers, err) < 0)
+    if (plan_manifest(cache, it, it->manifest, jobs, n, prog, err) < 0)
         return -1;
-    size_t count = 1 + json_array_size(layers);
-    for (size_t k = 0; k < count; k++) {
-        json_t *d = k == 0 ? cfg : json_array_get(layers, k - 1);
-        const char *digest = oci_json_str(d, "digest");
-        int64_t size = oci_json_int(d, "size", -1);
-        if (oci_blob_present(cache, digest, size))
-            continue;
-        bool dup = false;
-        for (size_t i = 0; i < *n && !dup; i++)
-            dup = strcmp((*jobs)[i].digest, digest) == 0;
-        if (dup)
-            continue;
-        struct oci_blob_job *nj = realloc(*jobs, (*n + 1) * sizeof *nj);
-        if (!nj)
-            return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-        *jobs = nj;
-        nj[*n] = (struct oci_blob_job){.src = &it->src,
-                                       .digest = digest,
-                                       .size = size,
-                                       .image = it->ref.canonical,
-                                       .progress_slot = it->slot};
-        (*n)++;
-        oci_progress_expect(prog, it->slot, (uint64_t)size);
-    }
+    if (it->att_manifest &&
+        plan_manifest(cache, it, it->att_manifest, jobs, n, prog, err) < 0)
+        return lkb_error_prefix(err, "attestation manifest %s: ", it->att.digest);
     return 0;
 }
 
@@ -286,7 +334,9 @@ static void items_free(struct item *items, size_t n)
         oci_source_free(&items[i].src);
         fetched_free(&items[i].root);
         fetched_free(&items[i].child);
+        fetched_free(&items[i].att);
         json_decref(items[i].manifest);
+        json_decref(items[i].att_manifest);
     }
     free(items);
 }
@@ -325,8 +375,16 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
         lkb_error_clear(&why);
         if (oci_image_resolve(cache, it->ref.canonical, &it->pf, reqs[i].arch, OCI_VERIFY_FULL,
                               &reqs[i].image, &why) == 0) {
-            it->cached = true;
-            continue;
+            /* With attestations wanted, a cached image is complete only
+             * with its attestation (cached before lkb wrote SBOMs?). */
+            if (!opts->attestations || !reqs[i].image->attestation_digest ||
+                oci_attestation_cached(cache, reqs[i].image, &why) == 0) {
+                it->cached = true;
+                continue;
+            }
+            lkb_error_prefix(&why, "attestation %s: ", reqs[i].image->attestation_digest);
+            lkb_image_free(reqs[i].image);
+            reqs[i].image = NULL;
         }
         if (offline) {
             lkb_error_set(err, LKB_ERR_FETCH, "offline mode: cannot use %s: %s", reqs[i].ref,
@@ -354,7 +412,7 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
         if (it->cached)
             continue;
         it->slot = oci_progress_add(prog, it->ref.canonical);
-        if (resolve_remote(client, cache, it, err) < 0) {
+        if (resolve_remote(client, cache, it, opts->attestations, err) < 0) {
             lkb_error_prefix(err, "error getting manifest for image %s: ", it->ref.canonical);
             goto out;
         }
@@ -380,7 +438,9 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
         struct item *it = &items[i];
         if (it->cached)
             continue;
-        if ((it->child.body &&
+        if ((it->att.body &&
+             oci_blob_put(cache, it->att.digest, it->att.body, it->att.len, err) < 0) ||
+            (it->child.body &&
              oci_blob_put(cache, it->child.digest, it->child.body, it->child.len, err) < 0) ||
             oci_blob_put(cache, it->root.digest, it->root.body, it->root.len, err) < 0) {
             lkb_error_prefix(err, "pulling %s: ", it->ref.canonical);

@@ -98,7 +98,11 @@ static int wanted_platform(const json_t *m, const json_t *plats, char *spec, siz
 {
     const char *mmt = json_string_value(json_object_get(m, "mediaType"));
     const json_t *plat = json_object_get(m, "platform");
-    if (!mmt || (strcmp(mmt, OCI_MANIFEST) && strcmp(mmt, DOCKER_MANIFEST)) || !plat)
+    /* Attestation manifests (platform unknown/unknown) are not platforms. */
+    const char *rt = json_string_value(
+        json_object_get(json_object_get(m, "annotations"), "vnd.docker.reference.type"));
+    if (!mmt || (strcmp(mmt, OCI_MANIFEST) && strcmp(mmt, DOCKER_MANIFEST)) || !plat ||
+        (rt && strcmp(rt, "attestation-manifest") == 0))
         return 0;
     int want = json_array_size(plats) == 0;
     size_t k;

@@ -22,6 +22,7 @@
 #include "pipeline/staging.h"
 #include "rootfs/image.h"
 #include "rootfs/unpacked.h"
+#include "sbom/sbom.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -183,7 +184,9 @@ static int layout(struct lkb_build_state *b, struct lkb_error *err)
         return -1;
     if (json_array_size(cfg->files))
         lkb_info("Add files:");
-    return lkb_build_files_section(&b->root, cfg, err);
+    if (lkb_build_files_section(&b->root, cfg, err) < 0)
+        return -1;
+    return lkb_sbom_section(b, err);
 }
 
 static int outputs(struct lkb_build_state *b, struct lkb_error *err)
@@ -261,6 +264,7 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     b.pull.no_progress = opts->verbose < 0;
     b.pull.timeout_s = opts->fetch_timeout_s;
     b.pull.deadline_s = opts->fetch_deadline_s;
+    b.pull.attestations = !opts->no_sbom;
     lkb_tree_init(&b.root, LKB_DEFAULT_MTIME);
     lkb_host_init(&b.host, NULL);
     int rc = 0;

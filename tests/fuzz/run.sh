@@ -5,17 +5,19 @@
 #   fuzz_config  the YAML configuration loader (tests/data/yaml)
 #   fuzz_layer   OCI layer tars applied to the root tree and written out
 #   fuzz_label   image config JSON and its org.mobyproject.config label
+#   fuzz_sbom    SBOM attestations (in-toto statements; tests/data/sbom)
 #   tests/fuzz/run.sh [SECONDS]   (total, split between the targets; default 60)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 out=${LKB_FUZZ_DIR:-$root/build/fuzz}
-targets=(fuzz_config fuzz_layer fuzz_label)
+targets=(fuzz_config fuzz_layer fuzz_label fuzz_sbom)
 each=$(( secs / ${#targets[@]} ))
 [ "$each" -ge 1 ] || each=1
 mkdir -p "$out"
 for t in "${targets[@]}"; do mkdir -p "$out/corpus-$t"; done
 cp "$root"/tests/data/yaml/valid/*.yml "$root"/tests/data/yaml/invalid/*.yml "$out/corpus-fuzz_config/"
+cp "$root"/tests/data/sbom/*.intoto.json "$out/corpus-fuzz_sbom/"
 python3 "$root/tests/fuzz/seeds.py" "$out/corpus-fuzz_layer" "$out/corpus-fuzz_label"
 # CMake's own build of lkbcore (every source and library the main build
 # has), instrumented for coverage with -DLKB_FUZZ=ON; only the targets are

@@ -8,17 +8,21 @@ DEBS_DIR holds <arch>/selected-<set> and the .deb files they name
 Each image becomes an OCI layout OUT_DIR/<image>/ whose index.json names one
 tag; OUT_DIR/digests.env gets LKB_TEST_<IMAGE>_DIGEST=<root digest>. With
 IMAGE arguments only those are built ("layers" needs no packages at all).
+Images made from Debian packages carry buildkit-style SBOM attestations
+(SPDX 2.3 in in-toto statements); layers, amd64only and rpi3-assets do not.
 """
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mkoci import Layout, Tar, gzip_bytes  # noqa: E402
+from mkoci import MT_CONFIG, MT_MANIFEST, MTIME, Layout, Tar, _json, gzip_bytes  # noqa: E402
 
 ARCHES = ("amd64", "arm64")
 EXTRA_ENV = {}  # more digests.env lines, e.g. the kernel versions
@@ -31,27 +35,41 @@ class Debs:
     def __init__(self, debs, work):
         self.debs, self.work, self.roots = debs, work, {}
 
+    def deb(self, arch, pkg):
+        d = os.path.join(self.debs, arch)
+        files = {}
+        for sel in sorted(os.listdir(d) if os.path.isdir(d) else []):
+            if sel.startswith("selected-") and not sel.endswith((".lists", ".new")):
+                files.update(line.split() for line in open(os.path.join(d, sel)) if line.strip())
+        if pkg not in files:
+            sys.exit(f"mkimages: no {pkg} selected in {d} (run fetch-debs.sh)")
+        return os.path.join(d, files[pkg])
+
     def root(self, arch, pkg):
         key = (arch, pkg)
         if key not in self.roots:
-            d = os.path.join(self.debs, arch)
-            files = {}
-            for sel in sorted(os.listdir(d) if os.path.isdir(d) else []):
-                if sel.startswith("selected-") and not sel.endswith((".lists", ".new")):
-                    files.update(line.split() for line in open(os.path.join(d, sel)) if line.strip())
-            if pkg not in files:
-                sys.exit(f"mkimages: no {pkg} selected in {d} (run fetch-debs.sh)")
             dest = os.path.join(self.work, f"{pkg}-{arch}")
             os.makedirs(dest)
-            subprocess.run(["dpkg-deb", "-x", os.path.join(self.debs, arch, files[pkg]), dest],
-                           check=True)
+            subprocess.run(["dpkg-deb", "-x", self.deb(arch, pkg), dest], check=True)
             self.roots[key] = dest
         return self.roots[key]
+
+    def control(self, arch, pkg):
+        """(Package, Version, Architecture) of a selected package."""
+        out = subprocess.run(["dpkg-deb", "-f", self.deb(arch, pkg), "Package", "Version",
+                              "Architecture"], stdout=subprocess.PIPE, text=True, check=True).stdout
+        f = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+        return f["Package"], f["Version"], f["Architecture"]
 
 
 def read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def busybox_files(debs, arch):
+    """The SBOM entry of busybox_layer: the package and its one file."""
+    return "busybox-static", [("/bin/busybox", read(os.path.join(debs.root(arch, "busybox-static"), "bin", "busybox")))]
 
 
 def busybox_layer(debs, arch):
@@ -71,7 +89,9 @@ def parents(tar, made, path):
 
 
 def pick(tar, made, root, rels):
-    """Add files and symlinks of an extracted package at their own paths."""
+    """Add files and symlinks of an extracted package at their own paths;
+    returns the regular files as (absolute path, bytes), for the SBOM."""
+    files = []
     for rel in rels:
         parents(tar, made, rel)
         p = os.path.join(root, rel)
@@ -79,6 +99,8 @@ def pick(tar, made, root, rels):
             tar.symlink(rel, os.readlink(p))
         else:
             tar.file(rel, read(p), os.lstat(p).st_mode & 0o7777)
+            files.append(("/" + rel, read(p)))
+    return files
 
 
 def busybox_full_layer(debs, arch, made):
@@ -99,6 +121,79 @@ def busybox_full_layer(debs, arch, made):
 def init_source(name):
     """A script of the runc/containerd test init (tests/images/init/)."""
     return read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "init", name))
+
+
+# ---------------------------------------------------------- attestations --
+# buildkit's attestation storage: next to each platform manifest the index
+# lists an attestation manifest (platform unknown/unknown, annotated with the
+# manifest it describes) whose layers are in-toto statements: an SPDX 2.3
+# document of the Debian packages the image was made from, with the files
+# taken from each, and a provenance statement lkb must skip. Dates come from
+# SOURCE_DATE_EPOCH (mkoci's MTIME), never the clock, so digests are stable.
+
+MT_INTOTO = "application/vnd.in-toto+json"
+SPDX_PREDICATE = "https://spdx.dev/Document"
+PROVENANCE_PREDICATE = "https://slsa.dev/provenance/v0.2"
+
+
+def spdx_id(kind, text):
+    return f"SPDXRef-{kind}-" + re.sub(r"[^A-Za-z0-9.-]", "-", text)
+
+
+def purl(name, version, arch):
+    """pkg:deb/debian/NAME@VERSION?arch=ARCH (a Debian epoch is a qualifier)."""
+    epoch, _, ver = version.rpartition(":")
+    return f"pkg:deb/debian/{name}@{ver}?arch={arch}" + (f"&epoch={epoch}" if epoch else "")
+
+
+def spdx_document(image, arch, packages):
+    """packages: [(name, version, deb arch, [(path in the image, bytes)])]."""
+    doc_packages, files, rels = [], [], []
+    for name, version, darch, pfiles in packages:
+        pid = spdx_id("Package-deb", name)
+        doc_packages.append({
+            "SPDXID": pid, "name": name, "versionInfo": version, "supplier": "Organization: Debian",
+            "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
+            "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
+            "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
+                              "referenceLocator": purl(name, version, darch)}]})
+        rels.append({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
+                     "relatedSpdxElement": pid})
+        for path, data in pfiles:
+            fid = spdx_id("File", path.strip("/"))
+            files.append({"SPDXID": fid, "fileName": path,
+                          "checksums": [{"algorithm": "SHA1", "checksumValue": hashlib.sha1(data).hexdigest()},
+                                        {"algorithm": "SHA256", "checksumValue": hashlib.sha256(data).hexdigest()}],
+                          "licenseConcluded": "NOASSERTION", "copyrightText": "NOASSERTION"})
+            rels.append({"spdxElementId": pid, "relationshipType": "CONTAINS", "relatedSpdxElement": fid})
+    return {"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
+            "name": f"lkb-test/{image}", "documentNamespace": f"https://lkb.invalid/test-images/{image}/{arch}",
+            "creationInfo": {"licenseListVersion": "3.20", "creators": ["Tool: lkb-mkimages"],
+                             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(MTIME))},
+            "packages": doc_packages, "files": files, "relationships": rels}
+
+
+def attestation(lay, debs, image, arch, manifest, pkgs):
+    """The attestation manifest descriptor for manifest (from lay.image);
+    pkgs: [(selected package, [(path, bytes)])]."""
+    doc = spdx_document(image, arch, [debs.control(arch, p) + (files,) for p, files in pkgs])
+    plat = "linux%2Farm64%2Fv8" if arch == "arm64" else f"linux%2F{arch}"
+    subject = [{"name": f"pkg:docker/lkb-test/{image}?platform={plat}",
+                "digest": {"sha256": manifest["digest"][len("sha256:"):]}}]
+    provenance = {"buildType": "https://lkb.invalid/mkimages", "builder": {"id": "tests/images/mkimages.py"}}
+    layers = []
+    for ptype, pred in ((SPDX_PREDICATE, doc), (PROVENANCE_PREDICATE, provenance)):
+        stmt = _json({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": ptype,
+                      "subject": subject, "predicate": pred})
+        layers.append(dict(lay.put(stmt), mediaType=MT_INTOTO, annotations={"in-toto.io/predicate-type": ptype}))
+    cfg = {"architecture": "unknown", "os": "unknown", "config": {},
+           "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in layers]}}
+    man = {"schemaVersion": 2, "mediaType": MT_MANIFEST,
+           "config": dict(lay.put(_json(cfg)), mediaType=MT_CONFIG), "layers": layers}
+    return dict(lay.put(_json(man)), mediaType=MT_MANIFEST, platform={"architecture": "unknown", "os": "unknown"},
+                annotations={"vnd.docker.reference.digest": manifest["digest"],
+                             "vnd.docker.reference.type": "attestation-manifest"})
 
 
 # ---------------------------------------------------------------- kernel --
@@ -193,7 +288,7 @@ def kernel_image(out, debs, name="kernel", no_efi=False):
     """The test kernel; no_efi: its "MZ" (the PE/EFI stub's DOS header)
     zeroed, a kernel EFI firmware cannot start (issue 11's error)."""
     lay = Layout(os.path.join(out, name))
-    manifests = []
+    manifests, attests = [], []
     for arch in ARCHES:
         root = debs.root(arch, "linux-image")
         ver = sorted(os.listdir(os.path.join(root, "lib", "modules")))[0]
@@ -245,7 +340,8 @@ def kernel_image(out, debs, name="kernel", no_efi=False):
         cfg = {"Labels": {"org.mobyproject.linuxkit.kernel.buildimage": "lkb-test/kernel-builder:6.1",
                           "org.lkb.test.kernel.version": ver}}
         manifests.append(lay.image(arch, [(top, "gzip")], cfg))
-    return lay.finish("6.1", manifests)
+        attests.append(attestation(lay, debs, name, arch, manifests[-1], [("linux-image", [("/kernel", kernel)])]))
+    return lay.finish("6.1", manifests + attests)
 
 
 # ------------------------------------------------------------------ init --
@@ -277,14 +373,15 @@ GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 def init_image(out, debs):
     lay = Layout(os.path.join(out, "init"))
-    manifests = []
+    manifests, attests = [], []
     for arch in ARCHES:
         top = Tar().file("init", INIT_SCRIPT, 0o755)
         top.dir("etc").file("etc/passwd", PASSWD).file("etc/group", GROUP)
         top.file("etc/lkb-init-release", "lkb test init 1\n")
         manifests.append(lay.image(arch, [(busybox_layer(debs, arch), "gzip"), (top, "gzip")],
                                    {"Cmd": ["/init"]}))
-    return lay.finish("1", manifests)
+        attests.append(attestation(lay, debs, "init", arch, manifests[-1], [busybox_files(debs, arch)]))
+    return lay.finish("1", manifests + attests)
 
 
 # ------------------------------------------------------------ containers --
@@ -298,7 +395,7 @@ def container_image(out, debs, name, label, config):
     """busybox with applets and /bin/lkb-probe (tests/images/init/probe),
     which the boot tests run to show each container's configuration."""
     lay = Layout(os.path.join(out, name))
-    manifests = []
+    manifests, attests = [], []
     for arch in ARCHES:
         made = set()
         bb = busybox_full_layer(debs, arch, made)
@@ -310,7 +407,8 @@ def container_image(out, debs, name, label, config):
                    Labels={"org.mobyproject.config": json.dumps(label, sort_keys=True,
                                                                 separators=(",", ":"))})
         manifests.append(lay.image(arch, [(bb, "gzip"), (top, "gzip")], cfg))
-    return lay.finish("1", manifests)
+        attests.append(attestation(lay, debs, name, arch, manifests[-1], [busybox_files(debs, arch)]))
+    return lay.finish("1", manifests + attests)
 
 
 def onboot_image(out, debs):
@@ -347,16 +445,18 @@ def sysinit_image(out, debs):
     and the C library, jq and its libraries from Debian (runc, containerd
     and ctr are dynamically linked too)."""
     lay = Layout(os.path.join(out, "sysinit"))
-    manifests = []
+    manifests, attests = [], []
     for arch in ARCHES:
         made = set()
         bb = busybox_full_layer(debs, arch, made)
         lib, ulib = f"lib/{TRIPLET[arch]}", f"usr/lib/{TRIPLET[arch]}"
         t = Tar()
-        pick(t, made, debs.root(arch, "libc6"), LOADER[arch] + (f"{lib}/libc.so.6", f"{lib}/libm.so.6"))
-        pick(t, made, debs.root(arch, "libonig5"), (f"{ulib}/libonig.so.5", f"{ulib}/libonig.so.5.3.0"))
-        pick(t, made, debs.root(arch, "libjq1"), (f"{ulib}/libjq.so.1", f"{ulib}/libjq.so.1.0.4"))
-        pick(t, made, debs.root(arch, "jq"), ("usr/bin/jq",))
+        pkgs = [busybox_files(debs, arch)]
+        for pkg, rels in (("libc6", LOADER[arch] + (f"{lib}/libc.so.6", f"{lib}/libm.so.6")),
+                          ("libonig5", (f"{ulib}/libonig.so.5", f"{ulib}/libonig.so.5.3.0")),
+                          ("libjq1", (f"{ulib}/libjq.so.1", f"{ulib}/libjq.so.1.0.4")),
+                          ("jq", ("usr/bin/jq",))):
+            pkgs.append((pkg, pick(t, made, debs.root(arch, pkg), rels)))
         top = Tar().file("init", init_source("init"), 0o755)
         for d in ("containers", "dev", "etc", "mnt", "proc", "root", "run", "sys", "tmp", "var"):
             top.dir(d, 0o700 if d == "root" else 0o755)
@@ -367,36 +467,46 @@ def sysinit_image(out, debs):
         top.file("bin/lkb-report", init_source("lkb-report"), 0o755)
         top.dir("usr").dir("usr/lib").dir("usr/lib/lkb-test").file("usr/lib/lkb-test/bundle.sh", init_source("bundle.sh"))
         manifests.append(lay.image(arch, [(bb, "gzip"), (t, "gzip"), (top, "gzip")], {"Cmd": ["/init"]}))
-    return lay.finish("1", manifests)
+        attests.append(attestation(lay, debs, "sysinit", arch, manifests[-1], pkgs))
+    return lay.finish("1", manifests + attests)
 
 
-def one_layer_image(out, name, layer):
-    """An image of both arches, one layer each: layer(arch) gives its Tar."""
+def one_layer_image(out, debs, name, layer):
+    """An image of both arches, one layer each: layer(arch) gives its Tar
+    and the packages it took files from, for the attestations."""
     lay = Layout(os.path.join(out, name))
-    return lay.finish("1", [lay.image(arch, [(layer(arch), "gzip")], {}) for arch in ARCHES])
+    manifests, attests = [], []
+    for arch in ARCHES:
+        tar, pkgs = layer(arch)
+        manifests.append(lay.image(arch, [(tar, "gzip")], {}))
+        attests.append(attestation(lay, debs, name, arch, manifests[-1], pkgs))
+    return lay.finish("1", manifests + attests)
 
 
 def runc_image(out, debs):
     """Debian's runc and libseccomp, and the onboot/onshutdown runner."""
     def layer(arch):
         t, made, ulib = Tar(), set(), f"usr/lib/{TRIPLET[arch]}"
-        pick(t, made, debs.root(arch, "libseccomp2"), (f"{ulib}/libseccomp.so.2", f"{ulib}/libseccomp.so.2.5.4"))
-        pick(t, made, debs.root(arch, "runc"), ("usr/sbin/runc", "usr/bin/runc"))
+        pkgs = [("libseccomp2", pick(t, made, debs.root(arch, "libseccomp2"),
+                                     (f"{ulib}/libseccomp.so.2", f"{ulib}/libseccomp.so.2.5.4"))),
+                ("runc", pick(t, made, debs.root(arch, "runc"), ("usr/sbin/runc", "usr/bin/runc")))]
         t.file("usr/bin/lkb-run-bundles", init_source("run-bundles"), 0o755)
         t.dir("etc").dir("etc/init.d").dir("etc/shutdown.d")
         t.file("etc/init.d/010-onboot", script("exec /usr/bin/lkb-run-bundles onboot"), 0o755)
-        return t.file("etc/shutdown.d/010-onshutdown", script("exec /usr/bin/lkb-run-bundles onshutdown"), 0o755)
-    return one_layer_image(out, "runc", layer)
+        t.file("etc/shutdown.d/010-onshutdown", script("exec /usr/bin/lkb-run-bundles onshutdown"), 0o755)
+        return t, pkgs
+    return one_layer_image(out, debs, "runc", layer)
 
 
 def containerd_image(out, debs):
     """Debian's containerd, its runc v2 shim and ctr, and the services starter."""
     def layer(arch):
         t = Tar()
-        pick(t, set(), debs.root(arch, "containerd"),
-             ("usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr"))
-        return t.dir("etc").dir("etc/init.d").file("etc/init.d/020-containerd", init_source("containerd"), 0o755)
-    return one_layer_image(out, "containerd", layer)
+        files = pick(t, set(), debs.root(arch, "containerd"),
+                     ("usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr"))
+        t.dir("etc").dir("etc/init.d").file("etc/init.d/020-containerd", init_source("containerd"), 0o755)
+        return t, [("containerd", files)]
+    return one_layer_image(out, debs, "containerd", layer)
 
 
 def kernel_noefi_image(out, debs):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The loopback registry serves the test images exactly as built from Debian
-# packages (platforms, digests, kernel layout, ELF machines, labels, the
-# layers image against layers-expected.txt, reproducible rebuild), and
+# packages (platforms, digests, kernel layout, ELF machines, labels, SBOM
+# attestations matching the images' files, the layers image against
+# layers-expected.txt, reproducible rebuild), and
 # registry.sh runs the htpasswd instance over HTTP and HTTPS.
 set -euo pipefail
 : "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: point it at the STATE_DIR of tests/scripts/registry.sh start and tests/images/build-images.sh (scripts/test-env.sh does both)}"
@@ -69,16 +70,53 @@ def layer_tar(data, mt):
     if mt.endswith("+zstd"):
         data = subprocess.run(["zstd", "-dc"], input=data, stdout=subprocess.PIPE, check=True).stdout
     return tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-def index(repo, tag, digest, want_plats):
-    """Check the index; return {arch: (manifest, config)}."""
+def is_attestation(m):
+    return m.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest"
+def attestation(repo, tag, a, images):
+    """A buildkit attestation manifest: its SPDX statement describes the
+    image manifest it names, with Debian purls of that arch and files whose
+    checksums match the image's files."""
+    ref = a.get("annotations", {}).get("vnd.docker.reference.digest")
+    m = images.get(ref)
+    if not check(m is not None, f"{repo}:{tag} attestation {a['digest']} names no image manifest ({ref})"):
+        return
+    arch = m["platform"]["architecture"]
+    check(a.get("platform") == {"architecture": "unknown", "os": "unknown"}, f"{repo}:{tag} {arch} attestation platform")
+    am = manifest(repo, a["digest"], a["digest"])
+    sboms = [l for l in am["layers"] if l["mediaType"] == "application/vnd.in-toto+json"
+             and l.get("annotations", {}).get("in-toto.io/predicate-type") == "https://spdx.dev/Document"]
+    if not check(len(sboms) == 1, f"{repo}:{tag} {arch}: one SPDX statement, got {len(sboms)}"):
+        return
+    st = json.loads(blob(repo, sboms[0]))
+    check([s["digest"]["sha256"] for s in st["subject"]] == [ref[7:]], f"{repo}:{tag} {arch} statement subject")
+    doc = st["predicate"]
+    check(doc.get("spdxVersion") == "SPDX-2.3" and doc.get("packages"), f"{repo}:{tag} {arch} SPDX 2.3 with packages")
+    for p in doc.get("packages", []):
+        purl = [r["referenceLocator"] for r in p.get("externalRefs", []) if r["referenceType"] == "purl"]
+        check(len(purl) == 1 and purl[0].startswith(f"pkg:deb/debian/{p['name']}@") and f"?arch={arch}" in purl[0],
+              f"{repo}:{tag} {arch} package {p['name']} purl {purl}")
+    have = files(repo, manifest(repo, m["digest"], m["digest"]))
+    for f in doc.get("files", []):
+        data = (have.get(f["fileName"].lstrip("/")) or (None, None))[1]
+        sums = {c["algorithm"]: c["checksumValue"] for c in f["checksums"]}
+        check(data is not None and sums.get("SHA256") == hashlib.sha256(data).hexdigest(),
+              f"{repo}:{tag} {arch} SBOM file {f['fileName']} matches the image")
+def index(repo, tag, digest, want_plats, attested=True):
+    """Check the index (and its attestations: one per image manifest when
+    attested, none otherwise); return {arch: (manifest, config)}."""
     idx = manifest(repo, tag, digest)
     if not check(idx.get("mediaType") == MT_INDEX and "manifests" in idx, f"{repo}:{tag} is an OCI image index"):
         return {}
+    images = [m for m in idx["manifests"] if not is_attestation(m)]
+    atts = [m for m in idx["manifests"] if is_attestation(m)]
     plats = sorted((m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant", ""))
-                   for m in idx["manifests"])
+                   for m in images)
     check(plats == want_plats, f"{repo}:{tag} platforms are exactly {want_plats}, got {plats}")
+    check(len(atts) == (len(images) if attested else 0), f"{repo}:{tag} has {len(atts)} attestation manifests")
+    for a in atts:
+        attestation(repo, tag, a, {m["digest"]: m for m in images})
     out = {}
-    for m in idx["manifests"]:
+    for m in images:
         arch = m["platform"]["architecture"]
         man = manifest(repo, m["digest"], m["digest"])
         check(man.get("mediaType") == MT_MANIFEST, f"{repo}:{tag} {arch} manifest media type")
@@ -88,8 +126,8 @@ def index(repo, tag, digest, want_plats):
         out[arch] = (man, cfg)
     return out
 BOTH = [("linux", "amd64", ""), ("linux", "arm64", "v8")]
-def multi(repo, tag, digest):
-    return index(repo, tag, digest, BOTH)
+def multi(repo, tag, digest, attested=True):
+    return index(repo, tag, digest, BOTH, attested)
 def files(repo, man):
     """Union of the layers' members: name -> (TarInfo, data or None)."""
     res = {}
@@ -194,7 +232,7 @@ check(cfg["architecture"] == "amd64", "amd64only config is amd64")
 
 # rpi3-assets: arm64 only, firmware and u-boot where Debian installs them
 for arch, (man, cfg) in index("lkb-test/rpi3-assets", "1", env["LKB_TEST_RPI3_ASSETS_DIGEST"],
-                              [("linux", "arm64", "v8")]).items():
+                              [("linux", "arm64", "v8")], attested=False).items():
     f = files("lkb-test/rpi3-assets", man)
     for n in ("usr/lib/raspi-firmware/bootcode.bin", "usr/lib/raspi-firmware/start.elf",
               "usr/lib/raspi-firmware/fixup.dat", "usr/lib/u-boot/rpi_3/u-boot.bin"):
@@ -243,7 +281,7 @@ for line in open(os.path.join(images_dir, "layers-expected.txt")):
     if line.strip() and not line.startswith("#"):
         f = line.split()
         expected[f[0]] = (f[1], int(f[2], 8), f[3] if len(f) > 3 else "")
-for arch, (man, cfg) in multi("lkb-test/layers", "1", env["LKB_TEST_LAYERS_DIGEST"]).items():
+for arch, (man, cfg) in multi("lkb-test/layers", "1", env["LKB_TEST_LAYERS_DIGEST"], attested=False).items():
     mts = [l["mediaType"].rsplit(".", 1)[-1] for l in man["layers"]]
     check(mts == ["tar+gzip", "tar+gzip", "tar", "tar+zstd"], f"layers {arch} media types {mts}")
     got = flatten("lkb-test/layers", man)

@@ -90,28 +90,12 @@ int lkb_segcache_put(struct lkb_segcache *c, const char *key, const void *data, 
     if (lkb_digest_bytes(data, len, digest, err) < 0)
         return -1;
     snprintf(hdr, sizeof hdr, "%s%s\n", MAGIC, digest);
-    char *path = entry_path(c, key), *tmp = NULL;
-    if (!path || asprintf(&tmp, "%s/.tmp-XXXXXX", c->dir) < 0) {
-        free(path);
+    char *path = entry_path(c, key);
+    if (!path)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    }
     /* No fsync: a segment cut short by a crash fails its digest and is
      * rebuilt, so durability is not worth a disk flush per segment. */
-    int fd = mkstemp(tmp);
-    int rc = fd < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "creating %s", tmp) : 0;
-    if (rc == 0 && fchmod(fd, 0644) < 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "%s", tmp);
-    if (rc == 0)
-        rc = lkb_fs_write_all(fd, hdr, HDR_LEN, tmp, err);
-    if (rc == 0)
-        rc = lkb_fs_write_all(fd, data, len, tmp, err);
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", tmp);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "renaming into %s", path);
-    if (rc < 0 && fd >= 0)
-        unlink(tmp);
-    free(tmp);
+    int rc = lkb_fs_write_unsynced(path, hdr, HDR_LEN, data, len, err);
     free(path);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "oci/internal.h"
 #include "util/fs.h"
+#include "util/stamp.h"
 #include "util/log.h"
 
 static const char layout_json[] = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
@@ -141,14 +142,52 @@ static void drop_blob(const char *path)
         lkb_debug("removed corrupt cache blob %s", path);
 }
 
-/* Hash the copy of DIGEST in HOME; a corrupt one is deleted (writable) or
- * skipped from now on (read-only). */
+/* <dir>/verified/<hex>: the stat stamp of a blob hashed once
+ * (util/stamp.h), so later builds need not hash it again. Writable caches
+ * only; `lkb cache verify` hashes regardless. */
+static char *stamp_path(const struct lkb_cache *c, const char *digest)
+{
+    return lkb_strf("%s/verified/%s", c->dir, digest + 7);
+}
+
+/* Only saves time: errors are ignored. */
+static void stamp_blob(const struct lkb_cache *c, const char *digest, const char *path)
+{
+    char *dir = lkb_strf("%s/verified", c->dir), *s = stamp_path(c, digest);
+    struct lkb_error ignored;
+    if (dir && s && (mkdir(dir, 0755) == 0 || errno == EEXIST))
+        lkb_stamp_write(path, s, &ignored);
+    free(dir);
+    free(s);
+}
+
+/* Whether the copy at path was hashed before and has not changed since. */
+static bool stamped(const struct lkb_cache *home, const char *digest, const char *path,
+                    int64_t size)
+{
+    if (home->read_only)
+        return false;
+    char *s = stamp_path(home, digest);
+    struct stat st;
+    bool ok = s && lkb_stamp_matches(path, s) && stat(path, &st) == 0 &&
+              (size < 0 || st.st_size == size);
+    free(s);
+    return ok;
+}
+
+/* Hash the copy of DIGEST in HOME (unless its stamp says it was and it has
+ * not changed); a corrupt one is deleted (writable) or skipped from now on
+ * (read-only). */
 static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
                      struct lkb_error *err)
 {
     char *p;
     if (own_path(home, digest, &p, err) < 0)
         return -1;
+    if (stamped(home, digest, p, size)) {
+        free(p);
+        return 0;
+    }
     char got[LKB_DIGEST_MAX];
     uint64_t n;
     if (lkb_digest_file(p, got, &n, err) < 0) {
@@ -169,6 +208,8 @@ static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
         oci_cache_mark_bad(home, digest, err ? err->msg : "corrupt blob");
     else if (rc < 0)
         drop_blob(p);
+    else if (!home->read_only)
+        stamp_blob(home, digest, p);
     free(p);
     return rc;
 }
@@ -328,6 +369,7 @@ int oci_ingest_commit(struct lkb_cache *c, struct oci_ingest *in, const char *di
         free(dst);
         goto fail;
     }
+    stamp_blob(c, digest, dst); /* hashed on the way in */
     free(dst);
     close(in->fd);
     free(in->tmp_path);

@@ -110,6 +110,25 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
     return rc;
 }
 
+/* The stamps of blobs that are gone (cache.c, verified/), so the directory
+ * shrinks with the cache. Best effort: a stale stamp only costs a file. */
+static void sweep_stamps(const struct lkb_cache *c)
+{
+    char *dir = lkb_strf("%s/verified", c->dir);
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        char *b = lkb_strf("%s/%s", c->blobs, e->d_name);
+        if (b && access(b, F_OK) != 0 && errno == ENOENT)
+            unlinkat(dirfd(d), e->d_name, 0);
+        free(b);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 /* Both locks (no pull or import runs meanwhile) and index.json, repaired
  * if damaged. */
 static int lock_and_load(struct lkb_cache *c, int *lock, json_t **idx, struct lkb_error *err)
@@ -158,6 +177,8 @@ int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *f
     /* Nobody is ingesting while we hold .gclock exclusively. */
     if (rc == 0)
         rc = sweep(c->ingest, NULL, &ingest_files, &ingest_bytes, err);
+    if (rc == 0)
+        sweep_stamps(c);
     for (size_t i = 0; i < live.n; i++)
         free(live.v[i]);
     free(live.v);

@@ -99,8 +99,10 @@ int lkb_cache_add_read_only(struct lkb_cache *c, const char *dir, struct lkb_err
 int lkb_cache_blob_path(const struct lkb_cache *cache, const char *digest, char **out,
                         struct lkb_error *err);
 
-/* Hash the cached blob and compare with DIGEST (and SIZE when >= 0). A
- * corrupt blob is deleted so the next pull fetches it again. */
+/* Hash the cached blob and compare with DIGEST (and SIZE when >= 0), unless
+ * it was hashed before and its stat stamp shows it unchanged since
+ * (util/stamp.h; writable caches only). A corrupt blob is deleted so the
+ * next pull fetches it again. */
 int lkb_cache_blob_verify(struct lkb_cache *cache, const char *digest, int64_t size,
                           struct lkb_error *err);
 

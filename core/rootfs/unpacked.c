@@ -20,9 +20,9 @@
 #include "rootfs/lrudir.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/stamp.h"
 #include "util/workq.h"
 
-#define STAMP_MAGIC "lkb-unpacked 1"
 
 static char *unpacked_dir; /* CACHE/unpacked, NULL when not used */
 static struct lkb_unpacked_stats stats;
@@ -65,65 +65,21 @@ static const char *diff_id(const struct lkb_image *img, size_t i)
     return id && lkb_digest_valid(id) ? id : NULL;
 }
 
-/* What "<hex>.ok" holds for a file: any write, truncation or replacement
- * changes its mtime, ctime, inode or size. */
-static void stamp_of(const struct stat *st, char *buf, size_t len)
-{
-    snprintf(buf, len, STAMP_MAGIC " %" PRIu64 " %" PRIu64 " %" PRIu64 " %lld.%09ld %lld.%09ld\n",
-             (uint64_t)st->st_size, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
-             (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
-             st->st_ctim.tv_nsec);
-}
-
-/* Written atomically (temporary file, rename) but not synced: a stamp
- * lost in a crash only costs one more hash of its layer. */
-static int write_stamp(const char *dir, const char *path, const char *stamp_path,
-                       struct lkb_error *err)
-{
-    struct stat st;
-    char buf[160], *tmp = NULL;
-    if (stat(path, &st) < 0)
-        return lkb_error_errno(err, LKB_ERR_IO, errno, "%s", path);
-    stamp_of(&st, buf, sizeof buf);
-    if (asprintf(&tmp, "%s/.tmp-XXXXXX", dir) < 0)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    int fd = mkstemp(tmp);
-    int rc = fd < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "creating %s", tmp) : 0;
-    if (rc == 0 && fchmod(fd, 0644) < 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "%s", tmp);
-    if (rc == 0)
-        rc = lkb_fs_write_all(fd, buf, strlen(buf), tmp, err);
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", tmp);
-    if (rc == 0 && rename(tmp, stamp_path) < 0)
-        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "renaming into %s", stamp_path);
-    if (rc < 0 && fd >= 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 /* 1 when path holds the layer: its stamp matches, or it hashes to id (then
  * the stamp is written again). A file that does not is removed. */
 static int check(const char *path, const char *stamp_path, const char *id)
 {
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return 0;
-    char want[160], *have = NULL;
-    size_t len;
     struct lkb_error err;
-    stamp_of(&st, want, sizeof want);
-    int ok = lkb_fs_read_file(stamp_path, &have, &len, &err) == 0 && strcmp(have, want) == 0;
-    free(have);
-    if (ok) {
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (lkb_stamp_matches(path, stamp_path)) {
         utimensat(AT_FDCWD, stamp_path, NULL, 0); /* recently used, for trim */
         return 1;
     }
     char got[LKB_DIGEST_MAX];
     uint64_t size;
     if (lkb_digest_file(path, got, &size, &err) == 0 && strcmp(got, id) == 0 &&
-        write_stamp(unpacked_dir, path, stamp_path, &err) == 0)
+        lkb_stamp_write(path, stamp_path, &err) == 0)
         return 1;
     lkb_debug("unpacked layer %s does not match its name: made again", path);
     unlink(path);
@@ -258,7 +214,7 @@ static int make(struct lkb_image *img, size_t i, const char *id, const char *pat
     /* No fsync: a file cut short by a crash fails its stamp and its hash. */
     if (rc == 0 && rename(tmp, path) < 0)
         rc = lkb_error_errno(&why, LKB_ERR_IO, errno, "renaming into %s", path);
-    if (rc == 0 && (rc = write_stamp(unpacked_dir, path, stamp_path, &why)) < 0)
+    if (rc == 0 && (rc = lkb_stamp_write(path, stamp_path, &why)) < 0)
         unlink(path);
     if (rc < 0) {
         unlink(tmp);
@@ -458,7 +414,7 @@ int lkb_unpacked_verify(const char *cache_dir, size_t *checked, size_t *removed,
             unlink(path);
             unlink(stamp);
             (*removed)++;
-        } else if (write_stamp(dir, path, stamp, &why) < 0) {
+        } else if (lkb_stamp_write(path, stamp, &why) < 0) {
             unlink(stamp); /* hashed again on its next use */
         }
         free(stamp);

@@ -272,6 +272,32 @@ int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t 
     return lkb_atomic_file_commit(&f, err);
 }
 
+int lkb_fs_write_unsynced(const char *path, const void *a, size_t a_len, const void *b,
+                          size_t b_len, struct lkb_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *tmp = slash ? lkb_strf("%.*s/.tmp-XXXXXX", (int)(slash - path), path)
+                      : strdup(".tmp-XXXXXX");
+    if (!tmp)
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    int fd = mkstemp(tmp);
+    int rc = fd < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "creating %s", tmp) : 0;
+    if (rc == 0 && fchmod(fd, 0644) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "%s", tmp);
+    if (rc == 0 && a_len)
+        rc = lkb_fs_write_all(fd, a, a_len, tmp, err);
+    if (rc == 0 && b_len)
+        rc = lkb_fs_write_all(fd, b, b_len, tmp, err);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = lkb_error_errno(err, LKB_ERR_IO, errno, "renaming into %s", path);
+    if (rc < 0 && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 int lkb_fs_read_file(const char *path, char **data, size_t *size, struct lkb_error *err)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. Only regular

@@ -25,6 +25,13 @@ int lkb_fs_remove_tree(const char *path, struct lkb_error *err);
 int lkb_fs_write_atomic(const char *path, const void *data, size_t size, mode_t mode,
                         struct lkb_error *err);
 
+/* Write a then b (either may be empty) to path through a ".tmp-XXXXXX"
+ * file in path's directory and a rename, mode 0644, without fsync: for
+ * cache entries checked on use, where a crash costs a rebuild of the
+ * entry, never wrong data (cache sweeps treat dot files as temporaries). */
+int lkb_fs_write_unsynced(const char *path, const void *a, size_t a_len, const void *b,
+                          size_t b_len, struct lkb_error *err);
+
 /* write(2) all of data, retrying on EINTR and short writes. `what` names
  * the destination in the error. */
 int lkb_fs_write_all(int fd, const void *data, size_t size, const char *what,

@@ -4,6 +4,7 @@
  * re-fetch, concurrent pulls, clean, import/export. */
 #define _GNU_SOURCE /* asprintf */
 #include "oci_testlib.h"
+#include "util/stamp.h"
 
 #include <archive.h>
 #include <fcntl.h>
@@ -297,6 +298,44 @@ Test(oci_pull, corrupt_blobs_detected_and_refetched)
     free(l0);
     free(l1);
     free(cfg);
+    json_decref(info);
+    free(ref);
+}
+
+/* A blob hashed once carries a stat stamp (CACHE/verified/<hex>): later
+ * pulls trust it while the file's stat is unchanged, so a corruption the
+ * stamp cannot see (re-stamped here, as bit rot below the file system
+ * would look) is used as is, and `lkb cache verify`, which hashes
+ * everything, still finds and removes it. */
+Test(oci_pull, stamps_spare_the_hash_and_verify_still_hashes)
+{
+    char *ref = ref_of("lkb-oci/stamp:1");
+    json_t *info = push_image(F.reg, "lkb-oci/stamp:1", "amd64", NULL);
+    struct lkb_pull_opts o = fast_opts();
+    struct lkb_image *im;
+    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
+    lkb_image_free(im);
+    const char *digest = plat_layer(info, "amd64", 0);
+    char *blob = blob_file(F.dir, digest), *stamp = NULL;
+    cr_assert(asprintf(&stamp, "%s/verified/%s", F.dir, digest + 7) > 0);
+    cr_assert(lkb_stamp_matches(blob, stamp), "no stamp written on download");
+
+    flip_byte(blob, 100);
+    cr_assert(!lkb_stamp_matches(blob, stamp), "a write left the stamp matching");
+    cr_assert_eq(lkb_stamp_write(blob, stamp, &F.err), 0, "%s", F.err.msg);
+    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
+    lkb_image_free(im);
+    cr_expect_eq(access(blob, F_OK), 0, "a stamped blob was hashed anyway");
+
+    size_t checked, removed;
+    cr_assert_eq(lkb_cache_verify(F.cache, &checked, &removed, &F.err), 0, "%s", F.err.msg);
+    cr_expect_eq(removed, 1);
+    cr_expect_neq(access(blob, F_OK), 0, "cache verify kept the corrupt blob");
+    /* Cleaning the cache removes the stamps of the blobs it removes. */
+    cr_assert_eq(lkb_cache_gc(F.cache, true, NULL, NULL, &F.err), 0, "%s", F.err.msg);
+    cr_expect_neq(access(stamp, F_OK), 0, "a stamp outlived its blob");
+    free(stamp);
+    free(blob);
     json_decref(info);
     free(ref);
 }

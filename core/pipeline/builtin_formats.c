@@ -67,7 +67,19 @@ static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
     int rc = 0, fd;
     if (k)
         rc = write_out(api, host, in, "-kernel", k->blob->data, k->blob->size);
-    if (rc == 0 && (rc = open_out(api, host, in, "-initrd.img", &fd)) == 0) {
+    /* Without microcode to put first, the output is the shared initrd
+     * itself: a hard link (same file system, see pipeline.c's make_tmpdir),
+     * not a copy. */
+    int linked = 0;
+    if (rc == 0 && !b->kernel.ucode) {
+        char name[512], *path = NULL;
+        int n = snprintf(name, sizeof name, "%s-initrd.img", in->name);
+        if (n > 0 && (size_t)n < sizeof name && api->output_path(host, name, &path) == LKB_OK) {
+            linked = link(in->initrd_path, path) == 0;
+            api->free(path);
+        }
+    }
+    if (rc == 0 && !linked && (rc = open_out(api, host, in, "-initrd.img", &fd)) == 0) {
         if (b->kernel.ucode)
             rc = lkb_fs_write_all(fd, b->kernel.ucode->data, b->kernel.ucode->size, "initrd",
                                   herr(host));

@@ -249,6 +249,21 @@ static int timed_phase(const char *name, int (*phase)(struct lkb_build_state *, 
     return rc;
 }
 
+/* The directory of the inputs formats share (initrd, kernel, ...): on the
+ * outputs' file system, so a format can hard-link one into its output
+ * rather than copy it; in $TMPDIR when the output goes to stdout. */
+static int make_tmpdir(struct lkb_build_state *b, struct lkb_error *err)
+{
+    const char *file = b->plan->output_file;
+    if (file && strcmp(file, "-") == 0)
+        return lkb_fs_make_temp_dir("lkb-build", &b->tmpdir, err);
+    char *parent = file ? lkb_output_file_dir(file) : strdup(b->plan->dir);
+    int rc = parent ? lkb_fs_make_temp_dir_in(parent, ".lkb-build", &b->tmpdir, err)
+                    : lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    free(parent);
+    return rc;
+}
+
 int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan *plan,
                   const struct lkb_plugin_set *plugins, const struct lkb_config *cfg,
                   struct lkb_error *err)
@@ -288,7 +303,7 @@ int lkb_build_run(const struct lkb_build_opts *opts, const struct lkb_build_plan
     if (rc == 0)
         rc = lkb_unpacked_use(lkb_cache_dir(b.cache), err);
     if (rc == 0)
-        rc = lkb_fs_make_temp_dir("lkb-build", &b.tmpdir, err);
+        rc = make_tmpdir(&b, err);
     if (rc == 0 && opts->input_tar)
         rc = lkb_input_tar_open(opts->input_tar, cfg, &b.itar, err);
     if (rc == 0)

@@ -39,7 +39,13 @@ int lkb_fs_mkdir_p(const char *path, mode_t mode, struct lkb_error *err)
 
 int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err)
 {
-    const char *tmp = getenv("TMPDIR");
+    return lkb_fs_make_temp_dir_in(NULL, prefix, out, err);
+}
+
+int lkb_fs_make_temp_dir_in(const char *parent, const char *prefix, char **out,
+                            struct lkb_error *err)
+{
+    const char *tmp = parent ? parent : getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
     char *stale = lkb_strf("%s.", prefix);

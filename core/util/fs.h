@@ -14,6 +14,10 @@ int lkb_fs_mkdir_p(const char *path, mode_t mode, struct lkb_error *err);
 /* Create a fresh directory under $TMPDIR (or /tmp) named PREFIX.XXXXXX.
  * *out is malloc'd. */
 int lkb_fs_make_temp_dir(const char *prefix, char **out, struct lkb_error *err);
+/* The same in parent (NULL: $TMPDIR), e.g. next to outputs so they can be
+ * hard-linked rather than copied. */
+int lkb_fs_make_temp_dir_in(const char *parent, const char *prefix, char **out,
+                            struct lkb_error *err);
 
 /* rm -rf without following symlinks. A missing path is not an error. */
 int lkb_fs_remove_tree(const char *path, struct lkb_error *err);

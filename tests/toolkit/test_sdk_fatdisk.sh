@@ -70,11 +70,13 @@ mkdir -p "$TMP/o3"
 expect_rc 6 "$prefix/bin/lkb" build -q -cache "$C" -format fatdisk -dir "$TMP/o3" -size 1M "$TMP/sys.yml"
 expect_in "$TMP/err" "-size gives 1 MiB"
 [ -z "$(ls -A "$TMP/o3")" ] || fail "a failed fatdisk build left files"
-# A full disk: the output directory is a 4 MiB tmpfs (mounted in a user and
-# mount namespace, no root needed). The write fails with ENOSPC, the error
-# names the file being written, and nothing is left in the directory.
+# A full disk: the output directory is a 16 MiB tmpfs (mounted in a user and
+# mount namespace, no root needed): room for the build's shared inputs
+# (kernel and initrd, ~12 MB, kept on the outputs' file system), not for the
+# image as well. The plugin's write fails with ENOSPC, the error names the
+# file being written, and nothing is left in the directory.
 mkdir -p "$TMP/full"
-expect_rc 0 unshare -rm sh -c 'mount -t tmpfs -o size=4m tmpfs "$1" || exit 99
+expect_rc 0 unshare -rm sh -c 'mount -t tmpfs -o size=16m tmpfs "$1" || exit 99
   "$2" build -q -cache "$3" -format fatdisk -dir "$1" -name sys "$4" 2>"$5"; echo "rc=$?"
   ls -A "$1"' sh "$TMP/full" "$prefix/bin/lkb" "$C" "$TMP/sys.yml" "$TMP/full.err"
 [ "$(cat "$TMP/out")" = "rc=6" ] || { cat "$TMP/out" "$TMP/full.err"; fail "full disk: want exit 6 and an empty directory"; }

@@ -44,10 +44,11 @@
  * archive instead of being held in memory (cached from the bytes written). */
 #define STREAM_MIN ((size_t)32 << 20)
 #define MAX_THREADS 8
-/* Archives in flight: each thread compresses one while the writer fills
- * the next two (enough to keep the threads busy past a large file, few
- * enough to keep the memory bounded). */
-#define MAX_SLOTS (MAX_THREADS + 2)
+/* Archives in flight: three per thread, so while one thread compresses a
+ * large file's archive (a 20 MB module takes a core for a quarter of a
+ * second) the others find work further on; each holds at most a 4 MiB
+ * archive and its output, so memory stays bounded. */
+#define MAX_SLOTS (MAX_THREADS * 3)
 /* Bump when the archive layout or the key's make-up changes: it is part of
  * every cache key. 3: keys name file data by identity (struct extent). */
 #define SEGMENT_FORMAT "3"
@@ -645,7 +646,7 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     w.threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
-    w.slots = (unsigned)w.threads + 2;
+    w.slots = (unsigned)w.threads * 3;
     if (!(w.q = lkb_workq_new(w.threads)))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct lkb_error cache_err;

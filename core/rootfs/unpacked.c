@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* asprintf */
+#define _GNU_SOURCE /* asprintf, fallocate */
 #include "rootfs/unpacked.h"
 
 #include <archive.h>
@@ -109,14 +109,16 @@ static int inflate_whole(const char *blob, int fd, uint64_t max_bytes, char got[
         return 1;
     /* ISIZE, the trailer's size modulo 2^32: a wrong guess (a larger or
      * multi-member stream) makes libdeflate stop short, and the layer is
-     * streamed instead. */
+     * streamed instead. The blocks are allocated before the file is mapped:
+     * a full disk must fail here (then the streaming path reports it), not
+     * as SIGBUS on a page written through the mapping. */
     const unsigned char *t = src + in_len - 4;
     uint64_t size = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
                     (uint64_t)t[3] << 24;
     int rc = 1;
     unsigned char *dst = MAP_FAILED;
     if (src[0] == 0x1f && src[1] == 0x8b && src[2] == 8 && size > 0 && size <= WHOLE_MAX &&
-        size <= max_bytes && ftruncate(fd, (off_t)size) == 0)
+        size <= max_bytes && fallocate(fd, 0, 0, (off_t)size) == 0)
         dst = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     struct libdeflate_decompressor *d = dst != MAP_FAILED ? libdeflate_alloc_decompressor() : NULL;
     size_t used_in = 0, used_out = 0;

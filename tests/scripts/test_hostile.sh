@@ -182,6 +182,19 @@ YML
   expect_rc 5 env TMPDIR="$TMP/full/tmp" "$LKB_BIN" build -q -cache "$C" -format tar -o "$TMP/z.tar" zeros.yml
   expect_in "$TMP/err" "No space left on device"
   umount "$TMP/full"
+  # A full cache disk while a layer is unpacked: the service image's blobs
+  # (1 MB) fit a 1600 KiB cache, its 2 MB unpacked layer does not. That
+  # layer is streamed instead (not kept), the small one is kept, and the
+  # tar is the one a roomy cache gives; a layer inflated through a mapping
+  # of a file whose blocks were never allocated died of SIGBUS (exit 135).
+  svc "$R/lkb-test/service:1" svc1.yml
+  expect_rc 0 "$LKB_BIN" build -q -cache "$TMP/roomy" -format tar -o "$TMP/svc-roomy.tar" svc1.yml
+  mkdir -p fullc
+  mount -t tmpfs -o size=1600k lkb-hostile-cache "$TMP/fullc"
+  expect_rc 0 "$LKB_BIN" build -v -cache "$TMP/fullc" -format tar -o "$TMP/svc-full.tar" svc1.yml
+  expect_in "$TMP/err" "1 inflated into the unpacked cache, 1 inflated (not kept)"
+  cmp -s "$TMP/svc-roomy.tar" "$TMP/svc-full.tar" || fail "a full cache changed the tar"
+  umount "$TMP/fullc"
 else
   echo "SKIP: full-disk checks need 'mount -t tmpfs' (root); not run" >&2
 fi

@@ -95,7 +95,7 @@ static int list(const char *dir, int drop_tmp, struct file **out, size_t *n,
         (*n)++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && *n) /* an empty directory leaves *out NULL: not for qsort */
         qsort(*out, *n, sizeof **out, by_name);
     return rc;
 }

@@ -8,10 +8,7 @@
 # one must decompress to exactly Debian's vmlinux, and the decompressed
 # amd64 vmlinux boots in QEMU (its PVH entry note lets -kernel load an ELF).
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 cd "$TMP"
 

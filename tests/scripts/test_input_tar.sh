@@ -5,10 +5,7 @@
 # incremental build equals a fresh build byte for byte; copied sections
 # need no image (an empty cache and -offline suffice); LinuxKit's refusals.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 B=("$LKB_BIN" build -cache "$C" -arch amd64)
 yml() { # yml NAME [extra init image] [service command] [extra first onboot]

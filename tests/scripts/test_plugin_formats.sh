@@ -5,10 +5,7 @@
 # before any registry request; images a format declares are fetched in the
 # one fetch phase; `lkb formats` is one table; timestamp and seed.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 GOOD="$LKB_BINARY_DIR/test-plugins/good.so"
 ABI10="$LKB_SOURCE_DIR/tests/plugins/abi-1.0/abi10.so"

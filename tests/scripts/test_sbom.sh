@@ -8,22 +8,10 @@
 # builds, -sbom-current-time, -offline with a warm cache, -input-tar, and
 # malformed attestations refused with nothing written.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-. "$LKB_TEST_STATE/images.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 B=("$LKB_BIN" build -q -cache "$C" -arch amd64)
-cat >"$TMP/sys.yml" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-test/layers:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
+lkb_test_sys_yml "$TMP/sys.yml" layers:1 - <<YML
   - name: two
     image: $R/lkb-test/onboot:1
 services:

@@ -7,21 +7,10 @@
 # no layer and compresses no archive; the same bytes with the unpacked
 # cache deleted, truncated, corrupted (re-made), unwritable or read-only.
 . "$(dirname "$0")/lib.sh"
-: "${LKB_TEST_STATE:?LKB_TEST_STATE is unset: run through scripts/test.sh}"
-. "$LKB_TEST_STATE/registry.env"
-R=$LKB_TEST_REGISTRY
+lkb_test_registry
 C="$TMP/cache"
 sys() { # sys FILE CONTENTS COMMAND
-  cat >"$1" <<YML
-kernel:
-  image: $R/lkb-test/kernel:6.1
-  cmdline: "console=ttyS0"
-init:
-  - $R/lkb-test/init:1
-  - $R/lkb-test/layers:1
-onboot:
-  - name: one
-    image: $R/lkb-test/onboot:1
+  lkb_test_sys_yml "$1" layers:1 - <<YML
 services:
   - name: svc
     image: $R/lkb-test/service:1

@@ -644,8 +644,7 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     memset(st, 0, sizeof *st);
     double t0 = now_s();
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    w.threads = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    w.threads = lkb_workq_cpus(MAX_THREADS);
     w.slots = (unsigned)w.threads * 3;
     if (!(w.q = lkb_workq_new(w.threads)))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");

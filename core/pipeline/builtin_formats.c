@@ -25,15 +25,24 @@ static struct lkb_build_state *state(lkb_host *host)
 
 static struct lkb_error *herr(lkb_host *host) { return &((struct lkb_host *)host)->err; }
 
+/* The output "<name><suffix>". */
+static int out_name(lkb_host *host, const struct lkb_build_input *in, const char *suffix,
+                    char name[512])
+{
+    int n = snprintf(name, 512, "%s%s", in->name, suffix);
+    if (n < 0 || n >= 512)
+        return lkb_error_set(herr(host), LKB_ERR_USAGE, "output name %s%s is too long", in->name,
+                             suffix);
+    return 0;
+}
+
 /* "<name><suffix>" opened in the staging directory. */
 static int open_out(const struct lkb_host_api *api, lkb_host *host,
                     const struct lkb_build_input *in, const char *suffix, int *fd)
 {
     char name[512];
-    int n = snprintf(name, sizeof name, "%s%s", in->name, suffix);
-    if (n < 0 || (size_t)n >= sizeof name)
-        return lkb_error_set(herr(host), LKB_ERR_USAGE, "output name %s%s is too long", in->name,
-                             suffix);
+    if (out_name(host, in, suffix, name) < 0)
+        return -1;
     return api->output_open(host, name, fd) == LKB_OK ? 0 : -1;
 }
 
@@ -73,8 +82,8 @@ static int kernel_initrd_build(const struct lkb_host_api *api, lkb_host *host,
     int linked = 0;
     if (rc == 0 && !b->kernel.ucode) {
         char name[512], *path = NULL;
-        int n = snprintf(name, sizeof name, "%s-initrd.img", in->name);
-        if (n > 0 && (size_t)n < sizeof name && api->output_path(host, name, &path) == LKB_OK) {
+        if (out_name(host, in, "-initrd.img", name) == 0 &&
+            api->output_path(host, name, &path) == LKB_OK) {
             linked = link(in->initrd_path, path) == 0;
             api->free(path);
         }

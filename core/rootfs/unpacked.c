@@ -26,10 +26,14 @@
 
 static char *unpacked_dir; /* CACHE/unpacked, NULL when not used */
 static struct lkb_unpacked_stats stats;
-/* Layers lkb_unpacked_prepare made in this process: counted as made, not
- * reused, when the layout opens them. */
-static char **made_ids;
-static size_t n_made_ids;
+/* What lkb_unpacked_prepare did to a layer lacking its unpacked file: made
+ * it (the layout's first open counts it as made, not read), or could not
+ * keep it (the layout streams the layer without trying again). */
+static struct prepared {
+    char *id;
+    bool made;
+} *prepared;
+static size_t n_prepared;
 
 /* A gzip layer up to this size is inflated by libdeflate in one call,
  * straight into the mapped unpacked file (three times zlib's speed); a
@@ -40,11 +44,11 @@ int lkb_unpacked_use(const char *cache_dir, struct lkb_error *err)
 {
     free(unpacked_dir);
     unpacked_dir = NULL;
-    for (size_t i = 0; i < n_made_ids; i++)
-        free(made_ids[i]);
-    free(made_ids);
-    made_ids = NULL;
-    n_made_ids = 0;
+    for (size_t i = 0; i < n_prepared; i++)
+        free(prepared[i].id);
+    free(prepared);
+    prepared = NULL;
+    n_prepared = 0;
     if (cache_dir && !(unpacked_dir = lkb_fs_join(cache_dir, "unpacked")))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     return 0;
@@ -240,8 +244,17 @@ int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
         free(path);
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     }
-    int rc = 0, made = 0;
-    if (!check(path, stamp, id)) {
+    /* Prepared: the entry is used once (a layer two images share is read
+     * the second time). */
+    int rc = 0, made = 0, tried = 0;
+    for (size_t k = 0; k < n_prepared && !tried; k++)
+        if ((tried = strcmp(prepared[k].id, id) == 0)) {
+            rc = prepared[k].made ? 0 : 1;
+            made = prepared[k].made;
+            free(prepared[k].id);
+            prepared[k] = prepared[--n_prepared];
+        }
+    if (!tried && !check(path, stamp, id)) {
         rc = make(img, i, id, path, stamp, max_bytes, err);
         made = 1;
     }
@@ -270,13 +283,6 @@ int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
             *file = NULL;
         }
     }
-    /* Made by lkb_unpacked_prepare: the first open counts it as made, a
-     * second (a layer two images share) as read. */
-    for (size_t k = 0; rc == 0 && !made && k < n_made_ids; k++)
-        if ((made = strcmp(made_ids[k], id) == 0)) {
-            free(made_ids[k]);
-            made_ids[k] = made_ids[--n_made_ids];
-        }
     if (rc == 0 && made)
         stats.made++;
     else if (rc == 0)
@@ -291,7 +297,7 @@ struct prep_job {
     struct lkb_image *img;
     size_t i;
     const char *id;
-    int rc; /* 0 made, 1 there already or not kept, -1 failed */
+    int rc; /* 0 made, 1 not kept, 2 there already, -1 failed */
     struct lkb_error err;
 };
 
@@ -299,7 +305,7 @@ static void prep_run(void *arg)
 {
     struct prep_job *j = arg;
     char *path = lkb_fs_join(unpacked_dir, j->id + 7), *stamp = NULL;
-    j->rc = 1;
+    j->rc = 2;
     if (path && asprintf(&stamp, "%s.ok", path) >= 0 && !check(path, stamp, j->id))
         j->rc = make(j->img, j->i, j->id, path, stamp,
                      lkb_rootfs_layer_limit(j->img->layers[j->i].size), &j->err);
@@ -333,8 +339,7 @@ int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
             }
             jobs[n++] = (struct prep_job){.img = imgs[k], .i = i, .id = id};
         }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    struct lkb_workq *q = n > 1 ? lkb_workq_new(cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus) : NULL;
+    struct lkb_workq *q = n > 1 ? lkb_workq_new(lkb_workq_cpus(8)) : NULL;
     for (size_t j = 0; j < n; j++) {
         jobs[j].w = (struct lkb_work){.fn = prep_run, .arg = &jobs[j]};
         if (q)
@@ -346,14 +351,18 @@ int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
     for (size_t j = 0; j < n; j++) {
         if (q)
             lkb_workq_wait(q, &jobs[j].w);
-        char *id = jobs[j].rc == 0 ? strdup(jobs[j].id) : NULL;
-        char **m = id ? realloc(made_ids, (n_made_ids + 1) * sizeof *m) : NULL;
+        /* A failed one (a corrupt blob) is left to the layout, which
+         * reports it in its order. */
+        if (jobs[j].rc != 0 && jobs[j].rc != 1)
+            continue;
+        char *id = strdup(jobs[j].id);
+        struct prepared *m = id ? realloc(prepared, (n_prepared + 1) * sizeof *m) : NULL;
         if (m) {
-            made_ids = m;
-            made_ids[n_made_ids++] = id;
+            prepared = m;
+            prepared[n_prepared++] = (struct prepared){id, jobs[j].rc == 0};
         } else {
             free(id);
-            rc = jobs[j].rc == 0 ? -1 : rc;
+            rc = -1;
         }
     }
     lkb_workq_free(q);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define WORKQ_MAX_THREADS 16
 
@@ -35,6 +36,12 @@ static void *worker(void *arg)
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
+}
+
+int lkb_workq_cpus(int max)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > max ? max : (int)cpus;
 }
 
 struct lkb_workq *lkb_workq_new(int threads)

@@ -18,6 +18,8 @@ struct lkb_work {
 
 struct lkb_workq;
 
+/* The online CPUs, at least 1 and at most max: a worker count. */
+int lkb_workq_cpus(int max);
 /* A queue with `threads` workers; with fewer than 2, or when no thread
  * could be started, jobs run on the submitting thread at submission.
  * NULL only when out of memory. */

@@ -217,7 +217,7 @@ static int import_docker_save(struct import *im, struct lkb_error *err)
             break;
         char digest[LKB_DIGEST_MAX];
         if (!text || lkb_digest_bytes(text, strlen(text), digest, err) < 0 ||
-            oci_blob_put(im->cache, digest, text, strlen(text), err) < 0) {
+            oci_blob_put(im->cache, digest, text, strlen(text), NULL, err) < 0) {
             free(text);
             rc = -1;
             break;

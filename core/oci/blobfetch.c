@@ -1,7 +1,9 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "oci/blobfetch.h"
 #include "util/log.h"
@@ -127,8 +129,9 @@ static int retry_or_fail(struct oci_client *c, struct transfer *t, struct lkb_er
     return 0;
 }
 
-static int completed(struct oci_client *c, struct lkb_cache *cache, struct transfer *t,
-                     CURLcode cr, struct lkb_error *err)
+static int completed(struct oci_client *c, struct lkb_cache *cache,
+                     struct oci_ingest_batch *batch, struct transfer *t, CURLcode cr,
+                     struct lkb_error *err)
 {
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -174,8 +177,15 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
         uint64_t got = t->in.written;
         struct lkb_error cerr;
         lkb_error_clear(&cerr);
-        if (oci_ingest_commit(cache, &t->in, j->digest, j->size, &cerr) == 0) {
+        /* The layer's bytes for on_layer, which may read them before the
+         * batch stores the blob. */
+        int keep = j->layer && c->on_layer ? fcntl(t->in.fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (oci_ingest_finish(cache, &t->in, j->digest, j->size, batch, &cerr) == 0) {
             t->state = JOB_DONE;
+            if (keep >= 0) {
+                c->on_layer(c->on_layer_ctx, j->digest, keep);
+                keep = -1;
+            }
             if (c->verbose)
                 lkb_info("%s: blob %s from %s/v2/%s/blobs/", j->image, j->digest,
                          t->ep->reg->base, t->ep->repo);
@@ -189,6 +199,8 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
             *err = cerr;
             rc = lkb_error_prefix(err, "pulling %s: blob %s: ", j->image, j->digest);
         }
+        if (keep >= 0)
+            close(keep);
     }
     free(www_auth);
     if (rc < 0 && err->kind == LKB_ERR_FETCH && t->ep && t->ep->mirror) {
@@ -224,7 +236,8 @@ static int completed(struct oci_client *c, struct lkb_cache *cache, struct trans
     return rc;
 }
 
-int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_blob_job *jobs,
+int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_ingest_batch *batch,
+                    struct oci_blob_job *jobs,
                     size_t n, struct oci_progress *progress, struct lkb_error *err)
 {
     if (n == 0)
@@ -274,7 +287,7 @@ int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_bl
                 continue;
             struct transfer *t;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-            rc = completed(c, cache, t, m->data.result, err);
+            rc = completed(c, cache, batch, t, m->data.result, err);
             if (t->state == JOB_DONE)
                 done++;
         }

@@ -10,6 +10,7 @@ struct oci_blob_job {
     int64_t size;
     const char *image; /* canonical reference, for messages */
     size_t progress_slot;
+    bool layer; /* a layer of the image (for lkb_pull_opts.on_layer) */
 };
 
 /* Download every job (at most c->parallel at a time) into the cache. Each
@@ -18,8 +19,10 @@ struct oci_blob_job {
  * long bodies and digest mismatches are retried with exponential back-off
  * up to c->max_attempts; the error names the image and the digest. A blob
  * a mirror cannot serve (after those retries, or wrong bytes) is fetched
- * from the origin, with a warning. */
-int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_blob_job *jobs,
+ * from the origin, with a warning. Verified blobs go into batch, which
+ * the caller commits. */
+int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_ingest_batch *batch,
+                    struct oci_blob_job *jobs,
                     size_t n, struct oci_progress *progress, struct lkb_error *err);
 
 #endif

@@ -101,8 +101,8 @@ void lkb_cache_close(struct lkb_cache *c)
 const char *lkb_cache_dir(const struct lkb_cache *c) { return c->dir; }
 
 /* Path of DIGEST in the cache directory of C alone. */
-static int own_path(const struct lkb_cache *c, const char *digest, char **out,
-                    struct lkb_error *err)
+int oci_blob_own_path(const struct lkb_cache *c, const char *digest, char **out,
+                      struct lkb_error *err)
 {
     *out = NULL;
     if (!lkb_digest_valid(digest))
@@ -116,7 +116,7 @@ int lkb_cache_blob_path(const struct lkb_cache *c, const char *digest, char **ou
                         struct lkb_error *err)
 {
     struct lkb_cache *home = oci_blob_home((struct lkb_cache *)c, digest, -1);
-    return own_path(home ? home : c, digest, out, err);
+    return oci_blob_own_path(home ? home : c, digest, out, err);
 }
 
 int64_t oci_blob_size(const struct lkb_cache *c, const char *digest)
@@ -151,7 +151,7 @@ static char *stamp_path(const struct lkb_cache *c, const char *digest)
 }
 
 /* Only saves time: errors are ignored. */
-static void stamp_blob(const struct lkb_cache *c, const char *digest, const char *path)
+void oci_blob_stamp(const struct lkb_cache *c, const char *digest, const char *path)
 {
     char *dir = lkb_strf("%s/verified", c->dir), *s = stamp_path(c, digest);
     struct lkb_error ignored;
@@ -182,7 +182,7 @@ static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
                      struct lkb_error *err)
 {
     char *p;
-    if (own_path(home, digest, &p, err) < 0)
+    if (oci_blob_own_path(home, digest, &p, err) < 0)
         return -1;
     if (stamped(home, digest, p, size)) {
         free(p);
@@ -209,7 +209,7 @@ static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
     else if (rc < 0)
         drop_blob(p);
     else if (!home->read_only)
-        stamp_blob(home, digest, p);
+        oci_blob_stamp(home, digest, p);
     free(p);
     return rc;
 }
@@ -242,7 +242,7 @@ static int read_in(struct lkb_cache *c, const char *digest, int64_t size, char *
 {
     *data = NULL;
     char *p;
-    if (own_path(c, digest, &p, err) < 0)
+    if (oci_blob_own_path(c, digest, &p, err) < 0)
         return -1;
     char *buf;
     size_t n;
@@ -287,120 +287,6 @@ int oci_blob_read(struct lkb_cache *c, const char *digest, int64_t size, char **
             return rc; /* h == prev: it could not even be remembered as bad */
         prev = h;
     }
-}
-
-int oci_ingest_open(struct lkb_cache *c, struct oci_ingest *in, struct lkb_error *err)
-{
-    memset(in, 0, sizeof *in);
-    in->fd = -1;
-    in->tmp_path = lkb_strf("%s/blob-XXXXXX", c->ingest);
-    if (!in->tmp_path)
-        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    in->fd = mkstemp(in->tmp_path);
-    if (in->fd < 0) {
-        int e = errno;
-        free(in->tmp_path);
-        in->tmp_path = NULL;
-        return lkb_error_errno(err, LKB_ERR_IO, e, "creating a temporary file in %s", c->ingest);
-    }
-    if (lkb_sha256_init(&in->hash, err) < 0) {
-        oci_ingest_abort(in);
-        return -1;
-    }
-    return 0;
-}
-
-int oci_ingest_write(struct oci_ingest *in, const void *data, size_t len, struct lkb_error *err)
-{
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(in->fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", in->tmp_path);
-        p += n;
-        left -= (size_t)n;
-    }
-    lkb_sha256_update(&in->hash, data, len);
-    in->written += len;
-    return 0;
-}
-
-void oci_ingest_abort(struct oci_ingest *in)
-{
-    if (in->fd >= 0)
-        close(in->fd);
-    if (in->tmp_path)
-        unlink(in->tmp_path);
-    free(in->tmp_path);
-    lkb_sha256_discard(&in->hash);
-    memset(in, 0, sizeof *in);
-    in->fd = -1;
-}
-
-int oci_ingest_commit(struct lkb_cache *c, struct oci_ingest *in, const char *digest,
-                      int64_t size, struct lkb_error *err)
-{
-    char got[LKB_DIGEST_MAX];
-    lkb_sha256_final(&in->hash, got);
-    if (!digest)
-        digest = got;
-    if (size >= 0 && in->written != (uint64_t)size) {
-        lkb_error_set(err, LKB_ERR_FETCH, "blob %s: got %llu bytes, expected %lld", digest,
-                      (unsigned long long)in->written, (long long)size);
-        goto fail;
-    }
-    if (strcmp(got, digest) != 0) {
-        lkb_error_set(err, LKB_ERR_FETCH, "blob %s: digest mismatch, content hashes to %s",
-                      digest, got);
-        goto fail;
-    }
-    if (fsync(in->fd) < 0) {
-        lkb_error_errno(err, LKB_ERR_IO, errno, "fsync %s", in->tmp_path);
-        goto fail;
-    }
-    char *dst;
-    if (own_path(c, digest, &dst, err) < 0)
-        goto fail;
-    if (fchmod(in->fd, 0644) < 0 || rename(in->tmp_path, dst) < 0) {
-        lkb_error_errno(err, LKB_ERR_IO, errno, "storing blob %s", dst);
-        free(dst);
-        goto fail;
-    }
-    stamp_blob(c, digest, dst); /* hashed on the way in */
-    free(dst);
-    close(in->fd);
-    free(in->tmp_path);
-    memset(in, 0, sizeof *in);
-    in->fd = -1;
-    memcpy(in->digest, got, sizeof got);
-    /* Make the rename durable before index.json can point at the blob. */
-    int dfd = open(c->blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-fail:
-    oci_ingest_abort(in);
-    return -1;
-}
-
-int oci_blob_put(struct lkb_cache *c, const char *digest, const void *data, size_t len,
-                 struct lkb_error *err)
-{
-    if (oci_blob_present(c, digest, (int64_t)len))
-        return 0;
-    struct oci_ingest in;
-    if (oci_ingest_open(c, &in, err) < 0)
-        return -1;
-    if (oci_ingest_write(&in, data, len, err) < 0) {
-        oci_ingest_abort(&in);
-        return -1;
-    }
-    return oci_ingest_commit(c, &in, digest, (int64_t)len, err);
 }
 
 static int open_lock(struct lkb_cache *c, const char *name, struct lkb_error *err)

@@ -80,9 +80,18 @@ int oci_blob_read(struct lkb_cache *cache, const char *digest, int64_t size, cha
  * when home is not NULL). */
 int oci_blob_verify_home(struct lkb_cache *c, const char *digest, int64_t size,
                          struct lkb_cache **home, struct lkb_error *err);
-/* Store bytes already in memory as blob DIGEST (verified first). */
+/* Path of DIGEST in the cache directory of C alone (not its read-only
+ * lower caches). */
+int oci_blob_own_path(const struct lkb_cache *c, const char *digest, char **out,
+                      struct lkb_error *err);
+/* Record that the blob at path was hashed just now (core/util/stamp.c). */
+void oci_blob_stamp(const struct lkb_cache *c, const char *digest, const char *path);
+
+struct oci_ingest_batch;
+/* Store bytes already in memory as blob DIGEST (verified first), through
+ * batch b when not NULL. */
 int oci_blob_put(struct lkb_cache *cache, const char *digest, const void *data, size_t len,
-                 struct lkb_error *err);
+                 struct oci_ingest_batch *b, struct lkb_error *err);
 
 /* A blob being written: temp file in ingest/, hashed as it is written. */
 struct oci_ingest {
@@ -100,6 +109,23 @@ int oci_ingest_write(struct oci_ingest *in, const void *data, size_t len, struct
 int oci_ingest_commit(struct lkb_cache *cache, struct oci_ingest *in, const char *digest,
                       int64_t size, struct lkb_error *err);
 void oci_ingest_abort(struct oci_ingest *in);
+
+/* Verified blobs waiting to be stored together (core/oci/ingest.c): a
+ * pull's blobs cost one directory fsync, and their writeback overlaps the
+ * downloads. Zero-initialise; commit or abort it. */
+struct oci_ingest_batch {
+    struct oci_ingest *v;
+    size_t n, cap;
+};
+/* Check like oci_ingest_commit, then hand the temp file to b (NULL: commit
+ * at once); a full batch is committed here. in->digest is set. */
+int oci_ingest_finish(struct lkb_cache *cache, struct oci_ingest *in, const char *digest,
+                      int64_t size, struct oci_ingest_batch *b, struct lkb_error *err);
+/* fsync, rename and stamp every blob of b, then sync blobs/ once; b is
+ * empty afterwards (on failure the rest is removed). */
+int oci_ingest_batch_commit(struct lkb_cache *cache, struct oci_ingest_batch *b,
+                            struct lkb_error *err);
+void oci_ingest_batch_abort(struct oci_ingest_batch *b);
 
 /* Exclusive flock on <dir>/.lock for index.json read-modify-write. */
 int oci_cache_lock(struct lkb_cache *cache, int *fd, struct lkb_error *err);

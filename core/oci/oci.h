@@ -201,6 +201,12 @@ struct lkb_pull_opts {
     const char *ca_file; /* extra CA bundle for registry TLS (also $LKB_CA_FILE) */
     bool attestations;   /* also each image's SBOM attestation: its attestation manifest
                             and SPDX statements, fetched and verified like layers */
+    /* When set, called in the pulling thread with each layer blob as soon
+     * as it is downloaded and verified, open read-only at fd, which the
+     * callee owns (and must close): a build unpacks layers while the
+     * other blobs still download. */
+    void (*on_layer)(void *ctx, const char *digest, int fd);
+    void *on_layer_ctx;
 };
 
 /* Make REF for ARCH ("arm64", "arm64/v8", "linux/arm/v7") available in the

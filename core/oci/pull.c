@@ -40,6 +40,13 @@ static void fetched_free(struct fetched *f)
     memset(f, 0, sizeof *f);
 }
 
+/* A fetched manifest into the cache (nothing when f is empty). */
+static int put_fetched(struct lkb_cache *cache, const struct fetched *f,
+                       struct oci_ingest_batch *batch, struct lkb_error *err)
+{
+    return f->body ? oci_blob_put(cache, f->digest, f->body, f->len, batch, err) : 0;
+}
+
 static bool env_offline(void)
 {
     const char *v = getenv("LKB_OFFLINE");
@@ -242,7 +249,7 @@ static int resolve_remote(struct oci_client *c, struct lkb_cache *cache, struct 
 }
 
 /* Queue blob descriptor D unless it is cached or queued already. */
-static int plan_blob(struct lkb_cache *cache, struct item *it, json_t *d,
+static int plan_blob(struct lkb_cache *cache, struct item *it, json_t *d, bool layer,
                      struct oci_blob_job **jobs, size_t *n, struct oci_progress *prog,
                      struct lkb_error *err)
 {
@@ -261,7 +268,8 @@ static int plan_blob(struct lkb_cache *cache, struct item *it, json_t *d,
                                    .digest = digest,
                                    .size = size,
                                    .image = it->ref.canonical,
-                                   .progress_slot = it->slot};
+                                   .progress_slot = it->slot,
+                                   .layer = layer};
     (*n)++;
     oci_progress_expect(prog, it->slot, (uint64_t)size);
     return 0;
@@ -275,10 +283,12 @@ static int plan_manifest(struct lkb_cache *cache, struct item *it, json_t *manif
 {
     json_t *cfg, *layers, *d;
     if (oci_manifest_parse(manifest, &cfg, &layers, err) < 0 ||
-        plan_blob(cache, it, cfg, jobs, n, prog, err) < 0)
+        plan_blob(cache, it, cfg, false, jobs, n, prog, err) < 0)
         return -1;
     size_t k;
-    json_array_foreach(layers, k, d) if (plan_blob(cache, it, d, jobs, n, prog, err) < 0) return -1;
+    bool layer = manifest == it->manifest; /* not the attestation's statements */
+    json_array_foreach(layers, k, d) if (plan_blob(cache, it, d, layer, jobs, n, prog, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -356,6 +366,7 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
     struct oci_client *client = NULL;
     struct oci_progress *prog = oci_progress_new(opts);
     struct oci_blob_job *jobs = NULL;
+    struct oci_ingest_batch batch = {0};
     json_t **descs = NULL;
     size_t n_jobs = 0, to_pull = 0;
     bool gc_locked = false;
@@ -423,34 +434,33 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
     }
 
     /* 3. All missing blobs, concurrently. */
-    if (oci_fetch_blobs(client, cache, jobs, n_jobs, prog, err) < 0)
+    if (oci_fetch_blobs(client, cache, &batch, jobs, n_jobs, prog, err) < 0)
         goto out;
 
     /* 4. Manifests last, then the index: a root is only recorded once
-     * everything it needs for this platform is in place. */
+     * everything it needs for this platform is stored (the batch). */
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (!it->cached && (put_fetched(cache, &it->att, &batch, err) < 0 ||
+                            put_fetched(cache, &it->child, &batch, err) < 0 ||
+                            put_fetched(cache, &it->root, &batch, err) < 0)) {
+            lkb_error_prefix(err, "pulling %s: ", it->ref.canonical);
+            goto out;
+        }
+    }
+    if (oci_ingest_batch_commit(cache, &batch, err) < 0)
+        goto out;
     descs = calloc(to_pull, sizeof *descs);
     if (!descs) {
         lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
         goto out;
     }
     size_t nd = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct item *it = &items[i];
-        if (it->cached)
-            continue;
-        if ((it->att.body &&
-             oci_blob_put(cache, it->att.digest, it->att.body, it->att.len, err) < 0) ||
-            (it->child.body &&
-             oci_blob_put(cache, it->child.digest, it->child.body, it->child.len, err) < 0) ||
-            oci_blob_put(cache, it->root.digest, it->root.body, it->root.len, err) < 0) {
-            lkb_error_prefix(err, "pulling %s: ", it->ref.canonical);
-            goto out;
-        }
-        if (!(descs[nd++] = root_descriptor(cache, it))) {
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].cached && !(descs[nd++] = root_descriptor(cache, &items[i]))) {
             lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
             goto out;
         }
-    }
     if (oci_index_record(cache, descs, nd, err) < 0)
         goto out;
 
@@ -475,6 +485,7 @@ out:
             lkb_image_free(reqs[i].image);
             reqs[i].image = NULL;
         }
+    oci_ingest_batch_abort(&batch);
     if (gc_locked)
         oci_cache_gc_unlock(cache);
     for (size_t i = 0; descs && i < to_pull; i++)

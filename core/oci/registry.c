@@ -72,6 +72,8 @@ struct oci_client *oci_client_new(const struct lkb_pull_opts *opts, struct lkb_e
     c->deadline_s =
         opts && opts->deadline_s > 0 ? opts->deadline_s : env_seconds("LKB_FETCH_DEADLINE", 0);
     c->verbose = opts && opts->verbose;
+    c->on_layer = opts ? opts->on_layer : NULL;
+    c->on_layer_ctx = opts ? opts->on_layer_ctx : NULL;
     const char *ca = opts && opts->ca_file ? opts->ca_file : getenv("LKB_CA_FILE");
     if (oci_ca_bundle(ca && *ca ? ca : NULL, &c->ca_pem, &c->ca_len, err) < 0) {
         free(c);

@@ -42,6 +42,8 @@ struct oci_client {
     CURL *easy;  /* synchronous requests; reused so connections are kept */
     CURLM *multi; /* blob downloads */
     struct oci_registry *regs;
+    void (*on_layer)(void *ctx, const char *digest, int fd); /* lkb_pull_opts.on_layer */
+    void *on_layer_ctx;
 };
 
 struct oci_response {

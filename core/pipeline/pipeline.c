@@ -76,7 +76,17 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
     size_t i;
     json_t *v;
     int rc = each_section_image(b, want, b, err);
-    if (rc < 0 || lkb_image_store_fetch(s, err) < 0)
+    /* Layers are unpacked as they arrive (a cold build's inflating
+     * overlaps its downloads). */
+    struct lkb_unpacked_early *early = lkb_unpacked_early_new();
+    b->pull.on_layer = early ? lkb_unpacked_early_layer : NULL;
+    b->pull.on_layer_ctx = early;
+    if (rc == 0)
+        rc = lkb_image_store_fetch(s, err);
+    b->pull.on_layer = NULL;
+    if (lkb_unpacked_early_finish(early) < 0 && rc == 0)
+        rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (rc < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index
      * fetched above; a second round pulls them, still before any layout. */

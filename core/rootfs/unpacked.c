@@ -35,10 +35,13 @@ static struct prepared {
 } *prepared;
 static size_t n_prepared;
 
-/* A gzip layer up to this size is inflated by libdeflate in one call,
- * straight into the mapped unpacked file (three times zlib's speed); a
- * larger one streams through libarchive so memory stays bounded. */
-#define WHOLE_MAX ((uint64_t)32 << 20)
+/* A gzip layer up to this size (uncompressed) is inflated by libdeflate in
+ * one call, straight into the mapped unpacked file (three times zlib's
+ * speed); a larger one streams through libarchive so the mappings stay
+ * bounded. Both mappings are page cache, not heap: they count in RSS while
+ * a layer is made (a cold build), the kernel can write them back. A kernel
+ * image's modules layer is typically 50-100 MB. */
+#define WHOLE_MAX ((uint64_t)128 << 20)
 
 int lkb_unpacked_use(const char *cache_dir, struct lkb_error *err)
 {
@@ -91,24 +94,19 @@ static int check(const char *path, const char *stamp_path, const char *id)
     return 0;
 }
 
-/* Inflate a single-member gzip blob of at most WHOLE_MAX bytes into fd
+/* Inflate in, a single-member gzip blob of at most WHOLE_MAX bytes, into fd
  * (the empty temporary file) with libdeflate, hashing the result into got.
  * 1 when the blob is not such a layer (not gzip, larger, several members,
  * a size that does not match its trailer): fd is left empty for the
  * streaming path, which also reports bad data in libarchive's words. */
-static int inflate_whole(const char *blob, int fd, uint64_t max_bytes, char got[LKB_DIGEST_MAX],
+static int inflate_whole(int in, int fd, uint64_t max_bytes, char got[LKB_DIGEST_MAX],
                          struct lkb_error *err)
 {
-    int in = open(blob, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (in < 0 || fstat(in, &st) < 0 || st.st_size < 18) {
-        if (in >= 0)
-            close(in);
+    if (fstat(in, &st) < 0 || st.st_size < 18)
         return 1;
-    }
     size_t in_len = (size_t)st.st_size;
     const unsigned char *src = mmap(NULL, in_len, PROT_READ, MAP_PRIVATE, in, 0);
-    close(in);
     if (src == MAP_FAILED)
         return 1;
     /* ISIZE, the trailer's size modulo 2^32: a wrong guess (a larger or
@@ -172,7 +170,10 @@ static int make(struct lkb_image *img, size_t i, const char *id, const char *pat
         return 1;
     }
     char got[LKB_DIGEST_MAX] = "";
-    int whole = inflate_whole(img->layers[i].path, fd, max_bytes, got, &why);
+    int in = open(img->layers[i].path, O_RDONLY | O_CLOEXEC);
+    int whole = in < 0 ? 1 : inflate_whole(in, fd, max_bytes, got, &why);
+    if (in >= 0)
+        close(in);
     /* Otherwise libarchive's raw format: the decompressed stream, whatever
      * the compression (gzip, zstd, none). */
     a = whole == 1 ? archive_read_new() : NULL;
@@ -315,6 +316,13 @@ static void prep_run(void *arg)
     free(path);
 }
 
+static int by_size_desc(const void *a, const void *b)
+{
+    const struct prep_job *x = a, *y = b;
+    int64_t sx = x->img->layers[x->i].size, sy = y->img->layers[y->i].size;
+    return sx > sy ? -1 : sx < sy;
+}
+
 int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
 {
     if (!unpacked_dir)
@@ -339,6 +347,10 @@ int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
             }
             jobs[n++] = (struct prep_job){.img = imgs[k], .i = i, .id = id};
         }
+    /* Largest first: the biggest layer is the longest job, and starting it
+     * last would leave the other cores idle while it runs. */
+    if (n > 1)
+        qsort(jobs, n, sizeof *jobs, by_size_desc);
     struct lkb_workq *q = n > 1 ? lkb_workq_new(lkb_workq_cpus(8)) : NULL;
     for (size_t j = 0; j < n; j++) {
         jobs[j].w = (struct lkb_work){.fn = prep_run, .arg = &jobs[j]};
@@ -367,6 +379,107 @@ int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs)
     }
     lkb_workq_free(q);
     free(jobs);
+    return rc;
+}
+
+/* Early unpacking: a layer blob handed over by the pull as soon as it is
+ * downloaded and verified is inflated while the other blobs download. No
+ * image config is needed: the unpacked file is named by the hash of what
+ * it holds, which is the diff_id of any layer it is. */
+struct early_job {
+    struct lkb_work w;
+    int fd;                   /* the blob, owned */
+    char got[LKB_DIGEST_MAX]; /* the unpacked file it made, or "" */
+    struct early_job *next;
+};
+
+struct lkb_unpacked_early {
+    struct lkb_workq *q;
+    struct early_job *jobs;
+};
+
+static void early_run(void *arg)
+{
+    struct early_job *j = arg;
+    struct stat st;
+    char *tmp = NULL, *path = NULL, *stamp = NULL;
+    struct lkb_error why;
+    lkb_error_clear(&why);
+    int fd = -1;
+    if (fstat(j->fd, &st) < 0 || lkb_fs_mkdir_p(unpacked_dir, 0755, &why) < 0 ||
+        asprintf(&tmp, "%s/.tmp-XXXXXX", unpacked_dir) < 0 || (fd = mkstemp(tmp)) < 0)
+        goto out;
+    char got[LKB_DIGEST_MAX] = "";
+    if (inflate_whole(j->fd, fd, lkb_rootfs_layer_limit(st.st_size), got, &why) != 0)
+        goto out;
+    path = lkb_fs_join(unpacked_dir, got + 7);
+    if (!path || asprintf(&stamp, "%s.ok", path) < 0 || check(path, stamp, got))
+        goto out; /* there already (two blobs of one layer) */
+    bool ok = fchmod(fd, 0644) == 0;
+    ok = close(fd) == 0 && ok;
+    fd = -1;
+    if (ok && rename(tmp, path) == 0 && lkb_stamp_write(path, stamp, &why) == 0)
+        memcpy(j->got, got, sizeof got);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (tmp && !j->got[0])
+        unlink(tmp);
+    close(j->fd);
+    free(tmp);
+    free(path);
+    free(stamp);
+}
+
+struct lkb_unpacked_early *lkb_unpacked_early_new(void)
+{
+    if (!unpacked_dir)
+        return NULL;
+    struct lkb_unpacked_early *e = calloc(1, sizeof *e);
+    if (e && !(e->q = lkb_workq_new(lkb_workq_cpus(8)))) {
+        free(e);
+        e = NULL;
+    }
+    return e;
+}
+
+void lkb_unpacked_early_layer(void *ctx, const char *digest, int fd)
+{
+    (void)digest;
+    struct lkb_unpacked_early *e = ctx;
+    struct early_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        close(fd);
+        return;
+    }
+    j->fd = fd;
+    j->w = (struct lkb_work){.fn = early_run, .arg = j};
+    j->next = e->jobs;
+    e->jobs = j;
+    lkb_workq_submit(e->q, &j->w);
+}
+
+int lkb_unpacked_early_finish(struct lkb_unpacked_early *e)
+{
+    if (!e)
+        return 0;
+    int rc = 0;
+    for (struct early_job *j = e->jobs, *next; j; j = next) {
+        next = j->next;
+        lkb_workq_wait(e->q, &j->w);
+        char *id = j->got[0] ? strdup(j->got) : NULL;
+        struct prepared *m = id ? realloc(prepared, (n_prepared + 1) * sizeof *m) : NULL;
+        if (m) {
+            prepared = m;
+            prepared[n_prepared++] = (struct prepared){id, true};
+        } else if (j->got[0]) {
+            free(id);
+            rc = -1;
+        }
+        free(j);
+    }
+    lkb_workq_free(e->q);
+    free(e);
     return rc;
 }
 

@@ -55,6 +55,16 @@ int lkb_unpacked_open(struct lkb_image *img, size_t i, uint64_t max_bytes,
  * by lkb_unpacked_open in the layout's order. -1 only when out of memory. */
 int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs);
 
+/* Unpacking layers while the pull still downloads (see
+ * lkb_pull_opts.on_layer): NULL without an unpacked cache. Pass
+ * lkb_unpacked_early_layer and the object as the pull's callback, then
+ * lkb_unpacked_early_finish (waits, frees; -1 only when out of memory)
+ * before lkb_unpacked_prepare, which finds those layers made. */
+struct lkb_unpacked_early;
+struct lkb_unpacked_early *lkb_unpacked_early_new(void);
+void lkb_unpacked_early_layer(void *early, const char *digest, int fd);
+int lkb_unpacked_early_finish(struct lkb_unpacked_early *early);
+
 /* After a build: the least recently used unpacked layers go until at most
  * $LKB_UNPACKED_CACHE_MAX (default LKB_UNPACKED_MAX_BYTES) remain. */
 int lkb_unpacked_trim(const char *cache_dir, struct lkb_error *err);

@@ -374,13 +374,13 @@ Test(oci_cache, init_record_list_remove)
     /* A blob with wrong content is refused and leaves nothing behind. */
     char d[LKB_DIGEST_MAX];
     cr_assert_eq(lkb_digest_bytes("hello", 5, d, &err), 0);
-    cr_expect_eq(oci_blob_put(c, d, "jello", 5, &err), -1);
+    cr_expect_eq(oci_blob_put(c, d, "jello", 5, NULL, &err), -1);
     cr_expect(strstr(err.msg, "digest mismatch"), "%s", err.msg);
     cr_expect_not(oci_blob_present(c, d, -1));
     char *ingest;
     cr_assert(asprintf(&ingest, "%s/ingest", sub) > 0);
     cr_expect_eq(dir_count(ingest), 0);
-    cr_assert_eq(oci_blob_put(c, d, "hello", 5, &err), 0, "%s", err.msg);
+    cr_assert_eq(oci_blob_put(c, d, "hello", 5, NULL, &err), 0, "%s", err.msg);
     cr_expect(oci_blob_present(c, d, 5));
     cr_expect_eq(lkb_cache_blob_verify(c, d, 5, &err), 0);
 
@@ -417,6 +417,51 @@ Test(oci_cache, init_record_list_remove)
     free(dir);
     free(sub);
     free(p);
+    free(ingest);
+}
+
+/* A pull's blobs settle as a batch: verified at once (a wrong one is
+ * refused then, its temporary file gone), stored only by the commit (an
+ * aborted batch leaves no blob and no temporary file). */
+Test(oci_cache, ingest_batch)
+{
+    struct lkb_error err;
+    char *dir, *sub, *ingest;
+    cr_assert_eq(lkb_fs_make_temp_dir("lkb-test-batch", &dir, &err), 0);
+    cr_assert(asprintf(&sub, "%s/cache", dir) > 0);
+    cr_assert(asprintf(&ingest, "%s/ingest", sub) > 0);
+    struct lkb_cache *c = lkb_cache_open(sub, &err);
+    cr_assert(c, "%s", err.msg);
+    char d1[LKB_DIGEST_MAX], d2[LKB_DIGEST_MAX];
+    cr_assert_eq(lkb_digest_bytes("one", 3, d1, &err), 0);
+    cr_assert_eq(lkb_digest_bytes("two", 3, d2, &err), 0);
+
+    struct oci_ingest_batch b = {0};
+    cr_assert_eq(oci_blob_put(c, d1, "one", 3, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(oci_blob_put(c, d2, "owt", 3, &b, &err), -1);
+    cr_expect(strstr(err.msg, "digest mismatch"), "%s", err.msg);
+    cr_assert_eq(oci_blob_put(c, d2, "two", 3, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(b.n, 2);
+    cr_expect_not(oci_blob_present(c, d1, 3), "stored before the commit");
+    cr_expect_eq(dir_count(ingest), 2);
+    cr_assert_eq(oci_ingest_batch_commit(c, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(b.n, 0);
+    cr_expect(oci_blob_present(c, d1, 3));
+    cr_expect(oci_blob_present(c, d2, 3));
+    cr_expect_eq(lkb_cache_blob_verify(c, d2, 3, &err), 0, "%s", err.msg);
+    cr_expect_eq(dir_count(ingest), 0);
+
+    char d3[LKB_DIGEST_MAX];
+    cr_assert_eq(lkb_digest_bytes("three", 5, d3, &err), 0);
+    cr_assert_eq(oci_blob_put(c, d3, "three", 5, &b, &err), 0, "%s", err.msg);
+    oci_ingest_batch_abort(&b);
+    cr_expect_not(oci_blob_present(c, d3, 5));
+    cr_expect_eq(dir_count(ingest), 0);
+
+    lkb_cache_close(c);
+    lkb_fs_remove_tree(dir, &err);
+    free(dir);
+    free(sub);
     free(ingest);
 }
 

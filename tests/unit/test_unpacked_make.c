@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 
@@ -70,6 +72,22 @@ static size_t gzip(const unsigned char *in, size_t len, unsigned char *out, size
     return n;
 }
 
+/* img (one layer) with diff_id id in its config: prepared, then opened
+ * as the layout opens it; the stats around both. */
+static int prepare_and_open(struct lkb_image *img, const char *id,
+                            struct lkb_unpacked_stats *before, struct lkb_unpacked_stats *after,
+                            struct lkb_blob_file **file, struct archive **a,
+                            struct lkb_error *err)
+{
+    img->config = json_pack("{s:{s:[s]}}", "rootfs", "diff_ids", id);
+    struct lkb_image *imgs[] = {img};
+    lkb_unpacked_stats(before);
+    cr_assert_eq(lkb_unpacked_prepare(imgs, 1), 0);
+    int rc = lkb_unpacked_open(img, 0, 1 << 30, file, a, err);
+    lkb_unpacked_stats(after);
+    return rc;
+}
+
 /* Build an image of one layer from blob bytes whose tar is tar, with
  * diff_id declared (the tar's own unless wrong), prepare and open it. */
 static void check_layer(const unsigned char *blob, size_t blob_len, const unsigned char *tar,
@@ -85,15 +103,10 @@ static void check_layer(const unsigned char *blob, size_t blob_len, const unsign
         id[7] = id[7] == '0' ? '1' : '0';
     struct lkb_layer layer = {.digest = digest, .size = (int64_t)blob_len, .path = path};
     struct lkb_image img = {.ref = "test", .layers = &layer, .n_layers = 1};
-    img.config = json_pack("{s:{s:[s]}}", "rootfs", "diff_ids", id);
-    struct lkb_image *imgs[] = {&img};
     struct lkb_unpacked_stats before, after;
-    lkb_unpacked_stats(&before);
-    cr_assert_eq(lkb_unpacked_prepare(imgs, 1), 0);
     struct lkb_blob_file *file = NULL;
     struct archive *a = NULL;
-    int rc = lkb_unpacked_open(&img, 0, 1 << 30, &file, &a, &err);
-    lkb_unpacked_stats(&after);
+    int rc = prepare_and_open(&img, id, &before, &after, &file, &a, &err);
     char *unpacked = lkb_fs_join(dir, "unpacked"), *made = NULL;
     cr_assert(asprintf(&made, "%s/%s", unpacked, id + 7) > 0);
     if (wrong_id) {
@@ -158,6 +171,91 @@ Test(unpacked_make, content_not_its_diff_id_is_not_kept)
     size_t len;
     unsigned char *tar = layer_tar(&len), *gz = malloc(len + 4096);
     check_layer(gz, gzip(tar, len, gz, len + 4096), tar, len, true);
+    free(gz);
+    free(tar);
+}
+
+/* Early unpacking (while the pull downloads): a gzip layer handed over as
+ * an open file is made under the hash of its tar, and the layout then
+ * opens it as made; a blob that is not one gzip member (here the bare tar,
+ * and a corrupt stream) is left to lkb_unpacked_prepare, with no file or
+ * temporary left behind. */
+static int blob_fd(const unsigned char *blob, size_t len)
+{
+    struct lkb_error err;
+    char *path = lkb_fs_join(dir, "early-blob");
+    cr_assert_eq(lkb_fs_write_atomic(path, blob, len, 0644, &err), 0, "%s", err.msg);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    unlink(path); /* the pull may store or drop the blob meanwhile */
+    free(path);
+    return fd;
+}
+
+static size_t unpacked_names(char ***names)
+{
+    struct lkb_error err;
+    char *unpacked = lkb_fs_join(dir, "unpacked");
+    size_t n = 0;
+    *names = NULL;
+    if (access(unpacked, F_OK) == 0)
+        cr_assert_eq(lkb_fs_list_dir(unpacked, NULL, names, &n, &err), 0);
+    free(unpacked);
+    return n;
+}
+
+Test(unpacked_make, early_layers_made_while_pulling)
+{
+    size_t len;
+    unsigned char *tar = layer_tar(&len), *gz = malloc(len + 4096);
+    size_t gz_len = gzip(tar, len, gz, len + 4096);
+    unsigned char *bad = malloc(gz_len);
+    memcpy(bad, gz, gz_len);
+    bad[gz_len / 2] ^= 0x55;
+
+    struct lkb_unpacked_early *e = lkb_unpacked_early_new();
+    cr_assert(e);
+    lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(tar, len));
+    lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(bad, gz_len));
+    cr_assert_eq(lkb_unpacked_early_finish(e), 0);
+    char **names;
+    size_t n = unpacked_names(&names);
+    cr_expect_eq(n, 0, "made from a blob that is not one good gzip member: %s",
+                 n ? names[0] : "");
+    lkb_fs_names_free(names, n);
+
+    e = lkb_unpacked_early_new();
+    lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(gz, gz_len));
+    cr_assert_eq(lkb_unpacked_early_finish(e), 0);
+    char id[LKB_DIGEST_MAX];
+    struct lkb_error err;
+    cr_assert_eq(lkb_digest_bytes(tar, len, id, &err), 0);
+    n = unpacked_names(&names);
+    cr_assert_eq(n, 2, "the layer and its stamp");
+    cr_expect_str_eq(names[0], id + 7);
+    cr_expect(strcmp(names[1], id + 7) > 0 && strstr(names[1], ".ok"), "%s", names[1]);
+    lkb_fs_names_free(names, n);
+
+    /* The layout finds it made (counted as made, not read from before). */
+    char *path = lkb_fs_join(dir, "blob");
+    cr_assert_eq(lkb_fs_write_atomic(path, gz, gz_len, 0644, &err), 0, "%s", err.msg);
+    char digest[LKB_DIGEST_MAX];
+    cr_assert_eq(lkb_digest_bytes(gz, gz_len, digest, &err), 0);
+    struct lkb_layer layer = {.digest = digest, .size = (int64_t)gz_len, .path = path};
+    struct lkb_image img = {.ref = "test", .layers = &layer, .n_layers = 1};
+    struct lkb_unpacked_stats before, after;
+    struct lkb_blob_file *file = NULL;
+    struct archive *a = NULL;
+    cr_assert_eq(prepare_and_open(&img, id, &before, &after, &file, &a, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(after.made, before.made + 1);
+    cr_expect_eq(after.reused, before.reused);
+    cr_expect_eq(after.streamed, before.streamed);
+    archive_read_free(a);
+    lkb_blob_file_unref(file);
+    json_decref(img.config);
+    free(path);
+    free(bad);
     free(gz);
     free(tar);
 }

@@ -629,20 +629,13 @@ static int write_components(struct writer *w, const struct lkb_tree *t, struct l
     return rc;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb_initrd_opts *o,
                           struct lkb_initrd_stats *stats, struct lkb_error *err)
 {
     struct lkb_initrd_stats st_local = {0};
     struct lkb_initrd_stats *st = stats ? stats : &st_local;
     memset(st, 0, sizeof *st);
-    double t0 = now_s();
+    double t0 = lkb_now_s();
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
     w.threads = lkb_workq_cpus(MAX_THREADS);
     w.slots = (unsigned)w.threads * 3;
@@ -688,7 +681,7 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     lkb_segcache_close(w.cache);
     if (rc < 0)
         return lkb_error_prefix(err, "initrd %s: ", path);
-    st->seconds = now_s() - t0;
+    st->seconds = lkb_now_s() - t0;
     lkb_debug("initrd: %zu components, %zu archives (%zu from the segment cache, %zu compressed), "
               "%.1f MB cpio -> %.1f MB %s in %.2f s",
               st->components, st->archives, st->cached, st->compressed,

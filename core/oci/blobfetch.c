@@ -29,12 +29,7 @@ struct transfer {
     char mirror_error[LKB_ERROR_MSG_MAX + 32]; /* why the mirror was left, for the final error */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static long long now_ms(void) { return (long long)(lkb_now_s() * 1000); }
 
 static size_t write_cb(char *buf, size_t size, size_t n, void *data)
 {
@@ -236,6 +231,13 @@ static int completed(struct oci_client *c, struct lkb_cache *cache,
     return rc;
 }
 
+static int larger_first(const void *a, const void *b)
+{
+    const struct oci_blob_job *x = *(const struct oci_blob_job *const *)a,
+                              *y = *(const struct oci_blob_job *const *)b;
+    return x->size > y->size ? -1 : x->size < y->size;
+}
+
 int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_ingest_batch *batch,
                     struct oci_blob_job *jobs,
                     size_t n, struct oci_progress *progress, struct lkb_error *err)
@@ -245,9 +247,20 @@ int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_in
     struct transfer *ts = calloc(n, sizeof *ts);
     if (!ts)
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    /* Largest first: the longest transfer starts at once, and the layer
+     * it brings (usually the one that takes longest to unpack) is handed
+     * to on_layer early rather than last. */
+    struct oci_blob_job **order = malloc(n * sizeof *order);
+    if (!order) {
+        free(ts);
+        return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = &jobs[i];
+    qsort(order, n, sizeof *order, larger_first);
     for (size_t i = 0; i < n; i++) {
-        ts[i].job = &jobs[i];
-        ts[i].cur = jobs[i].src->cur; /* where the manifest came from */
+        ts[i].job = order[i];
+        ts[i].cur = order[i]->src->cur; /* where the manifest came from */
         ts[i].in.fd = -1;
         ts[i].progress = progress;
     }
@@ -281,18 +294,23 @@ int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_in
         int still;
         curl_multi_perform(c->multi, &still);
         CURLMsg *m;
-        int left;
+        int left, finished = 0;
         while (rc == 0 && (m = curl_multi_info_read(c->multi, &left))) {
             if (m->msg != CURLMSG_DONE)
                 continue;
             struct transfer *t;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
             rc = completed(c, cache, batch, t, m->data.result, err);
+            finished++;
             if (t->state == JOB_DONE)
                 done++;
         }
         oci_progress_draw(progress, false);
-        if (rc == 0 && done < n)
+        /* A finished transfer frees a slot: start the next one first.
+         * Polling now could wait the whole timeout with nothing running
+         * (it cost pulls a stalled second when the last transfers ended
+         * together). */
+        if (rc == 0 && done < n && !finished)
             curl_multi_poll(c->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
     }
     for (size_t i = 0; i < n; i++) {
@@ -300,5 +318,6 @@ int oci_fetch_blobs(struct oci_client *c, struct lkb_cache *cache, struct oci_in
         oci_ingest_abort(&ts[i].in);
     }
     free(ts);
+    free(order);
     return rc;
 }

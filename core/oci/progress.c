@@ -73,9 +73,7 @@ void oci_progress_draw(struct oci_progress *p, bool force)
 {
     if (!p || !p->tty)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long now = (long long)(lkb_now_s() * 1000);
     if (!force && now - p->last_draw < 200)
         return;
     p->last_draw = now;

@@ -418,6 +418,7 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
     gc_locked = true;
     if (!(client = oci_client_new(opts, err)))
         goto out;
+    double t0 = lkb_now_s();
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
         if (it->cached)
@@ -434,8 +435,10 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
     }
 
     /* 3. All missing blobs, concurrently. */
+    double t1 = lkb_now_s();
     if (oci_fetch_blobs(client, cache, &batch, jobs, n_jobs, prog, err) < 0)
         goto out;
+    double t2 = lkb_now_s();
 
     /* 4. Manifests last, then the index: a root is only recorded once
      * everything it needs for this platform is stored (the batch). */
@@ -463,6 +466,8 @@ int lkb_oci_pull_many(struct lkb_cache *cache, struct lkb_pull_request *reqs, si
         }
     if (oci_index_record(cache, descs, nd, err) < 0)
         goto out;
+    lkb_debug("pull: %zu manifests %.3f s, %zu blobs %.3f s, stored %.3f s", to_pull, t1 - t0,
+              n_jobs, t2 - t1, lkb_now_s() - t2);
 
     /* 5. Hand out the images, marking what was just hashed on download. */
     for (size_t i = 0; i < n; i++) {

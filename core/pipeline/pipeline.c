@@ -84,8 +84,11 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
     if (rc == 0)
         rc = lkb_image_store_fetch(s, err);
     b->pull.on_layer = NULL;
+    double t0 = lkb_now_s();
     if (lkb_unpacked_early_finish(early) < 0 && rc == 0)
         rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
+    if (early)
+        lkb_debug("unpacking layers after the pull: %.3f s", lkb_now_s() - t0);
     if (rc < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index
@@ -250,12 +253,9 @@ static int source_date_epoch(int64_t *out, struct lkb_error *err)
 static int timed_phase(const char *name, int (*phase)(struct lkb_build_state *, struct lkb_error *),
                        struct lkb_build_state *b, struct lkb_error *err)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = lkb_now_s();
     int rc = phase(b, err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    lkb_debug("phase %s: %.3f s", name,
-              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    lkb_debug("phase %s: %.3f s", name, lkb_now_s() - t0);
     return rc;
 }
 

@@ -19,4 +19,8 @@ void lkb_log(enum lkb_log_level level, const char *fmt, ...) __attribute__((form
 #define lkb_warn(...) lkb_log(LKB_LOG_WARN, __VA_ARGS__)
 #define lkb_debug(...) lkb_log(LKB_LOG_DEBUG, __VA_ARGS__)
 
+/* Seconds on the monotonic clock: for timings, back-offs and -v's
+ * breakdown of where a build's time goes. */
+double lkb_now_s(void);
+
 #endif

@@ -21,6 +21,9 @@ PKGS=(
   device-tree-compiler
   # EFI System Partitions (toolkit efi, raw/iso plugins) and their boot tests
   systemd-boot-efi ovmf qemu-efi-aarch64 syslinux syslinux-common
+  # raw-bios: the syslinux installer's machine-wide sync() skipped (and
+  # strace, with which test_raw checks that)
+  libeatmydata1 strace
   # iso: libisofs and the ISOLINUX boot assets
   libisofs-dev isolinux
   # Debian packages (debian/, tests/scripts/test_debian_pkg.sh) and the

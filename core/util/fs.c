@@ -214,9 +214,9 @@ int lkb_atomic_file_commit(struct lkb_atomic_file *f, struct lkb_error *err)
 {
     const char *what = NULL;
     int e = 0;
-    /* A file inside a build's scratch or staging directory needs no
-     * fsync of its own: scratch is thrown away, and the staging commit
-     * syncs what it publishes. */
+    /* A file inside a build's scratch or staging directory is not
+     * synced: scratch is thrown away, and outputs are renamed into place
+     * unsynced (core/pipeline/staging.c). */
     if (!lkb_temp_inside(f->final_path) && fsync(f->fd) < 0)
         what = "writing", e = errno;
     else if (close(f->fd) < 0)

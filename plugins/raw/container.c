@@ -145,9 +145,8 @@ static int qemu_img(enum raw_container kind, const char *src, const char *dst, c
     /* A dynamic VHD has a copy of the footer in front. */
     if (rc == 0 && kind == RAW_VHD_DYNAMIC)
         rc = vhd_fix_footer(fd, 0, seed, epoch, dst, err);
-    if (rc == 0 && fsync(fd) < 0)
+    if (close(fd) < 0 && rc == 0)
         rc = sys_fail(err, "writing", dst);
-    close(fd);
     return rc;
 }
 

@@ -123,8 +123,6 @@ int raw_disk_write(const char *path, const struct raw_disk_spec *s, struct lkb_d
                               .mtime = s->mtime};
     if (rc == 0)
         rc = lkb_fat_write(fd, parts[0].start, parts[0].size, &fo, t, err);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = sys_fail(err, "writing", path);
     if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = sys_fail(err, "writing", path);
     struct lkb_ext4_opts eo = {.label = s->data_label, .seed = s->seed, .mtime = s->mtime};

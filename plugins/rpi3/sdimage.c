@@ -89,9 +89,8 @@ int sdimage_write(const char *path, const struct sd_layout *l, const struct fat_
                               RPI3_MTIME};
     if (rc == 0)
         rc = lkb_fat_write(fd, parts[0].start, parts[0].size, &fo, tree, &err);
-    if (rc == 0 && fsync(fd) < 0)
+    if (close(fd) < 0 && rc == 0)
         rc = sys_fail(&err, "writing", path);
-    close(fd);
     struct lkb_ext4_opts eo = {NULL, "lkb-data", RPI3_SEED, RPI3_MTIME, 4096, NULL};
     if (rc == 0 && n_parts == 2 && strcmp(l->data_fs, "ext4") == 0)
         rc = lkb_ext4_write(tmp, parts[1].start, parts[1].size, &eo, &err);

@@ -1,7 +1,8 @@
 # Shared set-up of the benchmarks (source it): a built lkb
 # ($LKB_BENCH_BIN or build/lkb), the loopback registry with the test
-# images and the ~100 MB bench image pushed,
-# $work (removed on exit) and $work/big.yml using it.
+# images and the big bench image pushed (issue 13's 88 MB service:
+# $LKB_BENCH_BIG_MB of kernel modules, as $R/lkb-bench/big:$big_mb),
+# $work (removed on exit) and $work/big.yml using it as an init image.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -15,15 +16,17 @@ cache=${LKB_TEST_CACHE:-$HOME/.cache/lkb-tests}
 R=$LKB_TEST_REGISTRY
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ ! -d "$cache/bench/big" ]; then
-  python3 bench/mkbig.py "$cache/debs" "$cache/bench" 100 >/dev/null
+big_mb=${LKB_BENCH_BIG_MB:-88}
+if [ ! -d "$cache/bench/big$big_mb" ]; then
+  python3 bench/mkbig.py "$cache/debs" "$cache/bench" "$big_mb" >/dev/null
 fi
-skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$cache/bench/big:1" "docker://$R/lkb-bench/big:1"
+skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$cache/bench/big$big_mb:1" \
+  "docker://$R/lkb-bench/big:$big_mb"
 cat >"$work/big.yml" <<YML
 kernel:
   image: $R/lkb-test/kernel:6.1
   cmdline: console=ttyS0
 init:
   - $R/lkb-test/init:1
-  - $R/lkb-bench/big:1
+  - $R/lkb-bench/big:$big_mb
 YML

@@ -22,6 +22,8 @@
 #include "initrd/initrd.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +46,16 @@
  * archive instead of being held in memory (cached from the bytes written). */
 #define STREAM_MIN ((size_t)32 << 20)
 #define MAX_THREADS 8
-/* Archives in flight: three per thread, so while one thread compresses a
+/* Archives in flight: eight per thread, so while one thread compresses a
  * large file's archive (a 20 MB module takes a core for a quarter of a
- * second) the others find work further on; each holds at most a 4 MiB
- * archive and its output, so memory stays bounded. */
-#define MAX_SLOTS (MAX_THREADS * 3)
+ * second) and the writer waits for it, the others find work further on.
+ * A queued archive is only its skeleton, and a compressed one its output
+ * (a quarter of its size): the archive's bytes are made in a scratch
+ * buffer of the worker's only while it compresses them. Uncompressed
+ * archives are their own output: three per thread. */
+#define SLOTS_PER_THREAD 8
+#define SLOTS_PER_THREAD_NONE 3
+#define MAX_SLOTS (MAX_THREADS * SLOTS_PER_THREAD)
 /* Bump when the archive layout or the key's make-up changes: it is part of
  * every cache key. 3: keys name file data by identity (struct extent). */
 #define SEGMENT_FORMAT "3"
@@ -92,8 +99,9 @@ struct part {
     struct extent *ext;
     size_t n_ext, cap_ext;
     uint64_t ext_bytes;    /* the archive's length is cpio.len + ext_bytes */
-    unsigned char *whole;  /* the archive, made on a cache miss */
+    unsigned char *whole;  /* the archive, made on a cache miss (scratch while compressed) */
     size_t whole_cap;
+    struct scratch *scratch;
     const unsigned char *archive; /* cpio.buf or whole */
     unsigned char *out; /* compressed bytes (NULL for "none": archive) */
     size_t out_len;
@@ -108,6 +116,47 @@ struct part {
 };
 
 static uint64_t part_len(const struct part *p) { return p->cpio.len + p->ext_bytes; }
+
+/* Buffers archives are made in while compressed, one per busy worker:
+ * taken and given back under the lock. One grown for a large file's
+ * archive is freed rather than kept. */
+struct scratch {
+    pthread_mutex_t mu;
+    struct {
+        unsigned char *p;
+        size_t cap;
+    } v[MAX_THREADS];
+    int n;
+};
+
+static void scratch_take(struct scratch *s, unsigned char **p, size_t *cap)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->n > 0) {
+        s->n--;
+        *p = s->v[s->n].p;
+        *cap = s->v[s->n].cap;
+    } else {
+        *p = NULL;
+        *cap = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void scratch_give(struct scratch *s, unsigned char **p, size_t *cap)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->n < MAX_THREADS && *cap <= 2 * CHUNK_MAX) {
+        s->v[s->n].p = *p;
+        s->v[s->n].cap = *cap;
+        s->n++;
+    } else {
+        free(*p);
+    }
+    pthread_mutex_unlock(&s->mu);
+    *p = NULL;
+    *cap = 0;
+}
 
 /* Files sharing a blob within one component: hard links. */
 struct group {
@@ -139,6 +188,7 @@ struct writer {
     /* A ring of archives: taken in order by the writer (tail), compressed
      * by the work queue, written to fd in order (head). */
     struct lkb_workq *q;
+    struct scratch scratch;
     struct part parts[MAX_SLOTS];
     unsigned slots, head, tail;
     int open; /* the part at tail - 1 still takes entries */
@@ -253,12 +303,19 @@ static void process_part(void *arg)
             return;
         }
     }
+    bool borrow = p->comp != LKB_INITRD_NONE && p->n_ext;
+    if (borrow)
+        scratch_take(p->scratch, &p->whole, &p->whole_cap);
     if (make_archive(p, &p->err) < 0 ||
         lkb_initrd_compress(p->comp, p->archive, (size_t)part_len(p), &p->out, &p->out_len,
-                            &p->err) < 0) {
+                            &p->err) < 0)
         p->failed = 1;
-        return;
+    if (borrow) {
+        scratch_give(p->scratch, &p->whole, &p->whole_cap);
+        p->archive = NULL;
     }
+    if (p->failed)
+        return;
     if (key[0]) {
         /* The cache only saves time: a full or read-only cache directory
          * does not fail the build. */
@@ -341,6 +398,7 @@ static int end_part(struct writer *w, struct lkb_error *err)
         return -1;
     p->comp = w->comp;
     p->cache = w->cache;
+    p->scratch = &w->scratch;
     p->work = (struct lkb_work){.fn = process_part, .arg = p};
     p->submitted = 1;
     lkb_workq_submit(w->q, &p->work);
@@ -637,8 +695,10 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
     memset(st, 0, sizeof *st);
     double t0 = lkb_now_s();
     struct writer w = {.comp = o->comp, .clamp = o->mtime_clamp, .st = st};
+    pthread_mutex_init(&w.scratch.mu, NULL);
     w.threads = lkb_workq_cpus(MAX_THREADS);
-    w.slots = (unsigned)w.threads * 3;
+    w.slots = (unsigned)w.threads *
+              (o->comp == LKB_INITRD_NONE ? SLOTS_PER_THREAD_NONE : SLOTS_PER_THREAD);
     if (!(w.q = lkb_workq_new(w.threads)))
         return lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
     struct lkb_error cache_err;
@@ -668,6 +728,9 @@ int lkb_initrd_write_opts(struct lkb_tree *t, const char *path, const struct lkb
         free(w.parts[i].whole);
         lkb_cpio_free(&w.parts[i].cpio);
     }
+    for (int i = 0; i < w.scratch.n; i++)
+        free(w.scratch.v[i].p);
+    pthread_mutex_destroy(&w.scratch.mu);
     free(w.groups);
     if (rc == 0)
         rc = lkb_atomic_file_commit(&f, err);

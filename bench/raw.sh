@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# raw plugin benchmark: wall time and peak RSS of raw-efi and qcow2-efi
-# for the big test image (~100 MB of root file system, as bench/build.sh),
+# raw plugin benchmark: wall time and peak RSS of raw-bios, raw-efi and qcow2-efi
+# for the big test image (88 MB of kernel modules, as bench/build.sh),
 # warm cache, and how sparse the outputs are (bytes allocated on disk vs
 # apparent size). Uses the loopback registry of the test suite.
 #   bash bench/raw.sh            (needs a built build/lkb)
@@ -10,7 +10,7 @@
 
 echo "raw plugin benchmarks ($(nproc) cores, big image, warm cache, -size default 1024M)"
 # kernel+initrd first: the same build without a disk, the baseline.
-for fmt in kernel+initrd raw-efi qcow2-efi; do
+for fmt in kernel+initrd raw-bios raw-efi qcow2-efi; do
   python3 - "$lkb" "$work/big.yml" "$work/cache" "$work/out-$fmt" "$fmt" <<'PY'
 import glob, os, subprocess, sys, time
 lkb, yml, cache, out, fmt = sys.argv[1:]

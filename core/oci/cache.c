@@ -142,49 +142,59 @@ static void drop_blob(const char *path)
         lkb_debug("removed corrupt cache blob %s", path);
 }
 
-/* <dir>/verified/<hex>: the stat stamp of a blob hashed once
- * (util/stamp.h), so later builds need not hash it again. Writable caches
- * only; `lkb cache verify` hashes regardless. */
-static char *stamp_path(const struct lkb_cache *c, const char *digest)
+/* The directory of the stat stamps (util/stamp.h) of blobs hashed once,
+ * so later builds need not hash them again: <dir>/verified for the blobs
+ * of the writable cache C, <dir>/verified/lower for those of its
+ * read-only lower caches (which cannot be written; a stamp records the
+ * file's device and inode, so one of another copy never matches). NULL
+ * when C itself is read-only. `lkb cache verify` hashes regardless. */
+static char *stamp_dir(const struct lkb_cache *c, const struct lkb_cache *home)
 {
-    return lkb_strf("%s/verified/%s", c->dir, digest + 7);
+    if (c->read_only)
+        return NULL;
+    return lkb_strf(home == c ? "%s/verified" : "%s/verified/lower", c->dir);
 }
 
 /* Only saves time: errors are ignored. */
-void oci_blob_stamp(const struct lkb_cache *c, const char *digest, const char *path)
+static void stamp_in(const struct lkb_cache *c, const struct lkb_cache *home, const char *digest,
+                     const char *path)
 {
-    char *dir = lkb_strf("%s/verified", c->dir), *s = stamp_path(c, digest);
+    char *dir = stamp_dir(c, home), *s = dir ? lkb_strf("%s/%s", dir, digest + 7) : NULL;
     struct lkb_error ignored;
-    if (dir && s && (mkdir(dir, 0755) == 0 || errno == EEXIST))
+    if (s && lkb_fs_mkdir_p(dir, 0755, &ignored) == 0)
         lkb_stamp_write(path, s, &ignored);
     free(dir);
     free(s);
 }
 
-/* Whether the copy at path was hashed before and has not changed since. */
-static bool stamped(const struct lkb_cache *home, const char *digest, const char *path,
-                    int64_t size)
+void oci_blob_stamp(const struct lkb_cache *c, const char *digest, const char *path)
 {
-    if (home->read_only)
-        return false;
-    char *s = stamp_path(home, digest);
+    stamp_in(c, c, digest, path);
+}
+
+/* Whether the copy at path was hashed before and has not changed since. */
+static bool stamped(const struct lkb_cache *c, const struct lkb_cache *home, const char *digest,
+                    const char *path, int64_t size)
+{
+    char *dir = stamp_dir(c, home), *s = dir ? lkb_strf("%s/%s", dir, digest + 7) : NULL;
     struct stat st;
     bool ok = s && lkb_stamp_matches(path, s) && stat(path, &st) == 0 &&
               (size < 0 || st.st_size == size);
+    free(dir);
     free(s);
     return ok;
 }
 
-/* Hash the copy of DIGEST in HOME (unless its stamp says it was and it has
- * not changed); a corrupt one is deleted (writable) or skipped from now on
- * (read-only). */
-static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
-                     struct lkb_error *err)
+/* Hash the copy of DIGEST in HOME, C or one of its lower caches (unless
+ * its stamp says it was and it has not changed); a corrupt one is deleted
+ * (writable) or skipped from now on (read-only). */
+static int verify_in(struct lkb_cache *c, struct lkb_cache *home, const char *digest,
+                     int64_t size, struct lkb_error *err)
 {
     char *p;
     if (oci_blob_own_path(home, digest, &p, err) < 0)
         return -1;
-    if (stamped(home, digest, p, size)) {
+    if (stamped(c, home, digest, p, size)) {
         free(p);
         return 0;
     }
@@ -208,8 +218,8 @@ static int verify_in(struct lkb_cache *home, const char *digest, int64_t size,
         oci_cache_mark_bad(home, digest, err ? err->msg : "corrupt blob");
     else if (rc < 0)
         drop_blob(p);
-    else if (!home->read_only)
-        oci_blob_stamp(home, digest, p);
+    else
+        stamp_in(c, home, digest, p);
     free(p);
     return rc;
 }
@@ -221,7 +231,7 @@ int oci_blob_verify_home(struct lkb_cache *c, const char *digest, int64_t size,
         struct lkb_cache *h = oci_blob_home(c, digest, size);
         if (!h)
             h = c; /* absent everywhere: the error names the writable cache */
-        int rc = verify_in(h, digest, size, err);
+        int rc = verify_in(c, h, digest, size, err);
         if (rc == 0 || !h->read_only || h == prev) {
             if (home)
                 *home = h;

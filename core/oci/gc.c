@@ -110,19 +110,32 @@ static int sweep(const char *dir, const struct digest_set *live, size_t *blobs, 
     return rc;
 }
 
-/* The stamps of blobs that are gone (cache.c, verified/), so the directory
- * shrinks with the cache. Best effort: a stale stamp only costs a file. */
-static void sweep_stamps(const struct lkb_cache *c)
+/* Whether a blob named hex is in one of the n caches. */
+static bool blob_in(struct lkb_cache *const *caches, size_t n, const char *hex)
 {
-    char *dir = lkb_strf("%s/verified", c->dir);
+    for (size_t i = 0; i < n; i++) {
+        char *b = lkb_strf("%s/%s", caches[i]->blobs, hex);
+        bool there = !b || access(b, F_OK) == 0 || errno != ENOENT;
+        free(b);
+        if (there)
+            return true;
+    }
+    return false;
+}
+
+/* The stamps of blobs that are gone (cache.c: verified/ for this cache's
+ * blobs, verified/lower/ for those of the read-only caches attached now),
+ * so the directory shrinks with the cache. Best effort: a stale stamp only
+ * costs a file, a missing one a hash. */
+static void sweep_stamps(struct lkb_cache *c, bool lower)
+{
+    char *dir = lkb_strf(lower ? "%s/verified/lower" : "%s/verified", c->dir);
     DIR *d = dir ? opendir(dir) : NULL;
     for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+        if (e->d_name[0] == '.' || e->d_type == DT_DIR)
             continue;
-        char *b = lkb_strf("%s/%s", c->blobs, e->d_name);
-        if (b && access(b, F_OK) != 0 && errno == ENOENT)
+        if (!(lower ? blob_in(c->lower, c->n_lower, e->d_name) : blob_in(&c, 1, e->d_name)))
             unlinkat(dirfd(d), e->d_name, 0);
-        free(b);
     }
     if (d)
         closedir(d);
@@ -177,8 +190,10 @@ int lkb_cache_gc(struct lkb_cache *c, bool all, size_t *freed_blobs, uint64_t *f
     /* Nobody is ingesting while we hold .gclock exclusively. */
     if (rc == 0)
         rc = sweep(c->ingest, NULL, &ingest_files, &ingest_bytes, err);
-    if (rc == 0)
-        sweep_stamps(c);
+    if (rc == 0) {
+        sweep_stamps(c, false);
+        sweep_stamps(c, true);
+    }
     for (size_t i = 0; i < live.n; i++)
         free(live.v[i]);
     free(live.v);

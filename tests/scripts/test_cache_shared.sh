@@ -47,6 +47,28 @@ expect_in "$TMP/err" "$TMP/nosuch"
 expect_rc 2 "$LKB_BIN" build -cache-ro "$TMP/sys.yml" -cache "$TMP/w" "$TMP/sys.yml"
 expect_in "$TMP/err" "is not an lkb cache"
 
+# --- shared blobs are hashed once: their stamps live in the writable cache -----
+stamps() { ls "$1/verified/lower" 2>/dev/null | sort; }
+[ -n "$(stamps "$TMP/w")" ] || fail "no stamps for the shared cache's blobs in $TMP/w/verified/lower"
+[ -z "$(comm -23 <(stamps "$TMP/w") <(blobs "$SH"))" ] || fail "stamps for blobs the shared cache lacks: $(stamps "$TMP/w")"
+# A stamp never hides a shared blob changed since it was hashed.
+cp -a "$SH" "$TMP/sh2"
+chmod -R u+w "$TMP/sh2"
+build 0 sh2 "$TMP/sys.yml" -q -offline -cache "$TMP/w4" -cache-ro "$TMP/sh2"
+[ -n "$(stamps "$TMP/w4")" ] || fail "no stamps after a build on $TMP/sh2"
+flip=$(comm -12 <(stamps "$TMP/w4") <(ls -S "$TMP/sh2/blobs/sha256" | head -1))
+[ -n "$flip" ] || fail "the largest shared blob has no stamp"
+python3 - "$TMP/sh2/blobs/sha256/$flip" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(100); b = f.read(16); f.seek(100); f.write(bytes(x ^ 0xFF for x in b))
+PY
+build 4 sh2-bad "$TMP/sys.yml" -offline -cache "$TMP/w4" -cache-ro "$TMP/sh2"
+expect_in "$TMP/err" "sha256:$flip"
+# `cache clean` drops the stamps of blobs no attached shared cache has.
+expect_rc 0 "$LKB_BIN" cache -cache "$TMP/w4" clean
+[ -z "$(stamps "$TMP/w4")" ] || fail "stale shared-blob stamps kept: $(stamps "$TMP/w4")"
+
 # --- new blobs go to the writable cache ----------------------------------------
 build 0 more "$TMP/more.yml" -q -cache "$TMP/w" -cache-ro "$SH"
 same_initrd seed more

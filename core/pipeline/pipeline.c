@@ -85,10 +85,12 @@ static int fetch(struct lkb_build_state *b, struct lkb_error *err)
         rc = lkb_image_store_fetch(s, err);
     b->pull.on_layer = NULL;
     double t0 = lkb_now_s();
-    if (lkb_unpacked_early_finish(early) < 0 && rc == 0)
+    int n_early = lkb_unpacked_early_finish(early);
+    if (n_early < 0 && rc == 0)
         rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-    if (early)
-        lkb_debug("unpacking layers after the pull: %.3f s", lkb_now_s() - t0);
+    if (n_early > 0)
+        lkb_debug("unpacking %d pulled layers, after the pull: %.3f s", n_early,
+                  lkb_now_s() - t0);
     if (rc < 0)
         return -1;
     /* OCI-layout volumes: their platforms are known only from the index

@@ -394,8 +394,9 @@ struct early_job {
 };
 
 struct lkb_unpacked_early {
-    struct lkb_workq *q;
+    struct lkb_workq *q; /* made with the first layer: most builds pull nothing */
     struct early_job *jobs;
+    int n;
 };
 
 static void early_run(void *arg)
@@ -435,23 +436,19 @@ struct lkb_unpacked_early *lkb_unpacked_early_new(void)
 {
     if (!unpacked_dir)
         return NULL;
-    struct lkb_unpacked_early *e = calloc(1, sizeof *e);
-    if (e && !(e->q = lkb_workq_new(lkb_workq_cpus(8)))) {
-        free(e);
-        e = NULL;
-    }
-    return e;
+    return calloc(1, sizeof(struct lkb_unpacked_early));
 }
 
 void lkb_unpacked_early_layer(void *ctx, const char *digest, int fd)
 {
     (void)digest;
     struct lkb_unpacked_early *e = ctx;
-    struct early_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        close(fd);
+    struct early_job *j = NULL;
+    if ((!e->q && !(e->q = lkb_workq_new(lkb_workq_cpus(8)))) || !(j = calloc(1, sizeof *j))) {
+        close(fd); /* only a speed-up: the layout makes the layer */
         return;
     }
+    e->n++;
     j->fd = fd;
     j->w = (struct lkb_work){.fn = early_run, .arg = j};
     j->next = e->jobs;
@@ -478,7 +475,10 @@ int lkb_unpacked_early_finish(struct lkb_unpacked_early *e)
         }
         free(j);
     }
-    lkb_workq_free(e->q);
+    if (e->q)
+        lkb_workq_free(e->q);
+    if (rc == 0)
+        rc = e->n;
     free(e);
     return rc;
 }

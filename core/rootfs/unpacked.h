@@ -58,8 +58,9 @@ int lkb_unpacked_prepare(struct lkb_image *const *imgs, size_t n_imgs);
 /* Unpacking layers while the pull still downloads (see
  * lkb_pull_opts.on_layer): NULL without an unpacked cache. Pass
  * lkb_unpacked_early_layer and the object as the pull's callback, then
- * lkb_unpacked_early_finish (waits, frees; -1 only when out of memory)
- * before lkb_unpacked_prepare, which finds those layers made. */
+ * lkb_unpacked_early_finish (waits, frees; the number of layers handed
+ * over, -1 only when out of memory) before lkb_unpacked_prepare, which
+ * finds those layers made. */
 struct lkb_unpacked_early;
 struct lkb_unpacked_early *lkb_unpacked_early_new(void);
 void lkb_unpacked_early_layer(void *early, const char *digest, int fd);

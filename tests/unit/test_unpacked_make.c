@@ -217,7 +217,7 @@ Test(unpacked_make, early_layers_made_while_pulling)
     cr_assert(e);
     lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(tar, len));
     lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(bad, gz_len));
-    cr_assert_eq(lkb_unpacked_early_finish(e), 0);
+    cr_assert_eq(lkb_unpacked_early_finish(e), 2, "two layers handed over");
     char **names;
     size_t n = unpacked_names(&names);
     cr_expect_eq(n, 0, "made from a blob that is not one good gzip member: %s",
@@ -226,7 +226,8 @@ Test(unpacked_make, early_layers_made_while_pulling)
 
     e = lkb_unpacked_early_new();
     lkb_unpacked_early_layer(e, "sha256:unused", blob_fd(gz, gz_len));
-    cr_assert_eq(lkb_unpacked_early_finish(e), 0);
+    cr_assert_eq(lkb_unpacked_early_finish(e), 1);
+    cr_assert_eq(lkb_unpacked_early_finish(lkb_unpacked_early_new()), 0, "none handed over");
     char id[LKB_DIGEST_MAX];
     struct lkb_error err;
     cr_assert_eq(lkb_digest_bytes(tar, len, id, &err), 0);

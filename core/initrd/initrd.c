@@ -399,7 +399,7 @@ static int end_part(struct writer *w, struct lkb_error *err)
     p->comp = w->comp;
     p->cache = w->cache;
     p->scratch = &w->scratch;
-    p->work = (struct lkb_work){.fn = process_part, .arg = p};
+    p->work = (struct lkb_work){.fn = process_part, .arg = p, .cost = part_len(p)};
     p->submitted = 1;
     lkb_workq_submit(w->q, &p->work);
     int r = 1;

@@ -25,9 +25,17 @@ static void *worker(void *arg)
             pthread_cond_wait(&q->work, &q->mu);
         if (!q->head)
             break;
-        struct lkb_work *w = q->head;
-        if (!(q->head = w->next))
-            q->tail = NULL;
+        /* The first of the costliest (jobs waiting are few). */
+        struct lkb_work **at = &q->head, *prev = NULL;
+        for (struct lkb_work *p = q->head, *before = NULL; p; before = p, p = p->next)
+            if (p->cost > (*at)->cost) {
+                at = before ? &before->next : &q->head;
+                prev = before;
+            }
+        struct lkb_work *w = *at;
+        *at = w->next;
+        if (q->tail == w)
+            q->tail = prev;
         pthread_mutex_unlock(&q->mu);
         w->fn(w->arg);
         pthread_mutex_lock(&q->mu);

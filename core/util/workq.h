@@ -1,16 +1,21 @@
 #ifndef LKB_UTIL_WORKQ_H
 #define LKB_UTIL_WORKQ_H
 
-/* A fixed pool of worker threads taking jobs in submission order. The
- * submitter keeps producing while workers run and waits for one job only
- * when it needs that job's result, so producing, computing and writing
- * overlap instead of alternating in batches. */
+/* A fixed pool of worker threads taking the costliest queued job first,
+ * in submission order among equal costs. The submitter keeps producing
+ * while workers run and waits for one job only when it needs that job's
+ * result, so producing, computing and writing overlap instead of
+ * alternating in batches. */
 
 #include <stdbool.h>
 
 struct lkb_work {
     void (*fn)(void *arg);
     void *arg;
+    /* An estimate of the work (bytes, say): of the jobs waiting, a free
+     * worker takes the costliest, so the largest do not start last and
+     * leave the other workers idle at the end. 0 for all: FIFO. */
+    unsigned long long cost;
     /* Private to the queue. */
     struct lkb_work *next;
     bool done;

@@ -85,3 +85,71 @@ Test(tempfiles, inside_a_registered_directory)
     cr_assert(!lkb_temp_inside("/tmp/lkb-build.1-abc/initrd.img"));
     lkb_temp_forget("/tmp/lkb-file.1-abc");
 }
+
+/* Of the jobs waiting, a free worker takes the costliest (the first of
+ * equal ones): both workers are held busy while five jobs queue up, then
+ * one is let go and runs them all. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate[2], started;
+static int order[8], n_order;
+
+static void blocker(void *arg)
+{
+    int *open = arg;
+    pthread_mutex_lock(&gate_mu);
+    started++;
+    pthread_cond_broadcast(&gate_cv);
+    while (!*open)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void record(void *arg)
+{
+    pthread_mutex_lock(&gate_mu);
+    order[n_order++] = *(int *)arg;
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void open_gate(int i)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate[i] = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+Test(workq, costliest_waiting_job_first)
+{
+    struct lkb_workq *q = lkb_workq_new(2);
+    cr_assert_not_null(q);
+    struct lkb_work hold[2];
+    for (int i = 0; i < 2; i++) {
+        hold[i] = (struct lkb_work){.fn = blocker, .arg = &gate[i]};
+        lkb_workq_submit(q, &hold[i]);
+    }
+    pthread_mutex_lock(&gate_mu);
+    while (started < 2)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    static const unsigned long long costs[] = {1, 30, 20, 30, 0};
+    static int ids[] = {0, 1, 2, 3, 4};
+    struct lkb_work w[5];
+    for (int i = 0; i < 5; i++) {
+        w[i] = (struct lkb_work){.fn = record, .arg = &ids[i], .cost = costs[i]};
+        lkb_workq_submit(q, &w[i]);
+    }
+    open_gate(0);
+    for (int i = 0; i < 5; i++)
+        lkb_workq_wait(q, &w[i]);
+    open_gate(1);
+    lkb_workq_wait(q, &hold[0]);
+    lkb_workq_wait(q, &hold[1]);
+    lkb_workq_free(q);
+    cr_assert_eq(n_order, 5);
+    int want[] = {1, 3, 2, 0, 4};
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(order[i], want[i], "ran %d %d %d %d %d, want 1 3 2 0 4", order[0], order[1],
+                     order[2], order[3], order[4]);
+}

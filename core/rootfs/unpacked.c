@@ -450,7 +450,10 @@ void lkb_unpacked_early_layer(void *ctx, const char *digest, int fd)
     }
     e->n++;
     j->fd = fd;
-    j->w = (struct lkb_work){.fn = early_run, .arg = j};
+    /* Larger first among those waiting (downloads end in any order). */
+    struct stat st;
+    j->w = (struct lkb_work){.fn = early_run, .arg = j,
+                             .cost = fstat(fd, &st) == 0 ? (unsigned long long)st.st_size : 0};
     j->next = e->jobs;
     e->jobs = j;
     lkb_workq_submit(e->q, &j->w);

@@ -60,9 +60,7 @@ static int commit(const char *stage, const char *file, const char *format,
             rc = lkb_error_set(err, LKB_ERR_USAGE,
                                "-o %s: format %s wrote %s, which is not a regular file", file,
                                format, first);
-        else if (rename(src, file) < 0)
-            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "committing output %s", file);
-        else
+        else if ((rc = lkb_staging_place(src, file, err)) == 0)
             lkb_info("  %s", file);
         free(src);
     }

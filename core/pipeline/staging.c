@@ -30,6 +30,23 @@ int lkb_staging_create(const char *dir, char **stage, struct lkb_error *err)
     return 0;
 }
 
+/* An unchanged rebuild into the same -dir: replacing an output frees the
+ * old file's blocks, which cost 25-35 ms per 30 MB on a file system
+ * mounted with `discard` and writes the same bytes to disk again later.
+ * An identical output is kept instead; its mtime still says it was built
+ * now (make and friends see a fresh target). */
+int lkb_staging_place(const char *src, const char *dst, struct lkb_error *err)
+{
+    struct stat s, t;
+    if (lstat(src, &s) == 0 && lstat(dst, &t) == 0 && S_ISREG(s.st_mode) &&
+        S_ISREG(t.st_mode) && t.st_nlink == 1 && (s.st_mode & 07777) == (t.st_mode & 07777) &&
+        lkb_fs_same_cached(src, dst) && utimensat(AT_FDCWD, dst, NULL, 0) == 0)
+        return 0;
+    if (rename(src, dst) < 0)
+        return lkb_error_errno(err, LKB_ERR_IO, errno, "committing output %s", dst);
+    return 0;
+}
+
 /* Outputs are renamed into place without fsync, as compilers, tar and
  * LinuxKit leave them: the rename makes the commit atomic against a failed
  * or killed build; durability against a power cut is the page cache's
@@ -61,9 +78,7 @@ int lkb_staging_commit(const char *stage, const char *dir, struct lkb_error *err
         char *src = lkb_fs_join(stage, names[i]), *dst = lkb_fs_join(dir, names[i]);
         if (!src || !dst)
             rc = lkb_error_set(err, LKB_ERR_INTERNAL, "out of memory");
-        else if (rename(src, dst) < 0)
-            rc = lkb_error_errno(err, LKB_ERR_IO, errno, "committing output %s", dst);
-        else
+        else if ((rc = lkb_staging_place(src, dst, err)) == 0)
             lkb_info("  %s", dst);
         free(src);
         free(dst);

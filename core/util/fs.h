@@ -3,6 +3,7 @@
 #ifndef LKB_UTIL_FS_H
 #define LKB_UTIL_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -69,6 +70,11 @@ int lkb_fs_each_chunk(const char *src, lkb_fs_chunk_sink sink, void *ctx, struct
 /* Append the regular file src to fd, streaming (lkb_fs_each_chunk). dst
  * names fd in errors. */
 int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err);
+
+/* Whether the regular files a and b hold the same bytes, answered only
+ * when that is cheap: b (the file already there) wholly in the page
+ * cache; false otherwise, or on any error. */
+bool lkb_fs_same_cached(const char *a, const char *b);
 
 /* A scratch file for data too large to keep in memory: created in $TMPDIR
  * (or /tmp) and already unlinked, so nothing is left behind whatever

@@ -2,7 +2,8 @@
 # Atomic outputs (issue 18 item 6, docs/build.md): a failed build leaves
 # outputs already in -dir exactly as they were (content, inode, mtime) and
 # adds nothing; an I/O failure in the middle of the initrd write (the file
-# size limit, RLIMIT_FSIZE) fails cleanly with nothing partial anywhere;
+# size limit, RLIMIT_FSIZE) fails cleanly with nothing partial anywhere; an
+# unchanged rebuild keeps its identical outputs (same inode, fresh mtime);
 # `-o -` streams the tar to stdout, byte-identical to `-o FILE`.
 . "$(dirname "$0")/lib.sh"
 lkb_test_registry
@@ -69,6 +70,31 @@ for comp in gzip none; do
 done
 # the same for -o: no partial file next to the target
 limited "tar -o" -format tar -o "$TMP/dir/s.tar" sys.yml big.yml
+
+# --- an unchanged rebuild keeps identical outputs ------------------------------
+# (lkb_staging_place): the same file (inode), its mtime now; what changed is
+# replaced. The comparison is made only when the old file is in the page
+# cache: read it first, so a machine short of memory cannot flake this.
+ino() { stat -c %i "$1"; }
+k=$(ino dir/s-kernel) i=$(ino dir/s-initrd.img)
+cat dir/s-* >/dev/null
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -dir dir -name s sys.yml
+[ "$(ino dir/s-kernel)" = "$k" ] && [ "$(ino dir/s-initrd.img)" = "$i" ] || fail "an identical output was replaced"
+[ "$(stat -c %Y dir/s-initrd.img)" -gt 1000000000 ] || fail "a kept output's mtime was not set to now"
+ls -A dir | grep -q staging && fail "staging left behind: $(ls -A dir)"
+printf 'files:\n  - path: etc/changed\n    contents: "x"\n' >changed.yml
+cat dir/s-* >/dev/null
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -dir dir -name s sys.yml changed.yml
+[ "$(ino dir/s-kernel)" = "$k" ] || fail "the unchanged kernel was replaced"
+[ "$(ino dir/s-initrd.img)" != "$i" ] || fail "the changed initrd was not replaced"
+zcat dir/s-initrd.img >initrd.cpio
+grep -aq etc/changed initrd.cpio || fail "the new initrd lacks etc/changed"
+# -o FILE alike
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o same.tar sys.yml
+t=$(ino same.tar)
+cat same.tar >/dev/null
+expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o same.tar sys.yml
+[ "$(ino same.tar)" = "$t" ] || fail "-o: an identical output was replaced"
 
 # --- -o - writes the tar to stdout ---------------------------------------------
 expect_rc 0 "$LKB_BIN" build -q -cache "$C" -format tar -o file.tar sys.yml

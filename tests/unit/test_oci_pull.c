@@ -43,6 +43,15 @@ static char *ref_of(const char *repo_tag)
     return r;
 }
 
+/* Pull ref for arch into the cache; the image itself is not wanted. */
+static void pull_into_cache(const char *ref, const char *arch)
+{
+    struct lkb_pull_opts o = fast_opts();
+    struct lkb_image *im;
+    cr_assert_eq(lkb_oci_pull(F.cache, ref, arch, &o, &im, &F.err), 0, "%s", F.err.msg);
+    lkb_image_free(im);
+}
+
 static json_t *index_json(void)
 {
     char p[4096];
@@ -171,10 +180,7 @@ Test(oci_pull, read_file_flattens)
 {
     char *ref = ref_of("lkb-oci/files:1");
     json_t *info = push_image(F.reg, "lkb-oci/files:1", "amd64,arm64", NULL);
-    struct lkb_pull_opts o = fast_opts();
-    struct lkb_image *im;
-    cr_assert_eq(lkb_oci_pull(F.cache, ref, "arm64", &o, &im, &F.err), 0, "%s", F.err.msg);
-    lkb_image_free(im);
+    pull_into_cache(ref, "arm64");
     static const struct {
         const char *path, *want; /* NULL: absent */
     } cases[] = {
@@ -260,16 +266,14 @@ Test(oci_pull, corrupt_blobs_detected_and_refetched)
 {
     char *ref = ref_of("lkb-oci/corrupt:1");
     json_t *info = push_image(F.reg, "lkb-oci/corrupt:1", "amd64", NULL);
-    struct lkb_pull_opts o = fast_opts();
-    struct lkb_image *im;
-    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
-    lkb_image_free(im);
+    pull_into_cache(ref, "amd64");
     char *l0 = blob_file(F.dir, plat_layer(info, "amd64", 0));
     char *l1 = blob_file(F.dir, plat_layer(info, "amd64", 1));
     char *cfg = blob_file(F.dir, plat_str(info, "amd64", "config"));
 
     /* Same size, wrong bytes: caught when a layer is opened, and removed. */
     flip_byte(l0, 100);
+    struct lkb_image *im;
     cr_assert_eq(lkb_oci_image_open(F.cache, ref, "amd64", &im, &F.err), 0, "%s", F.err.msg);
     struct archive *a;
     cr_expect_eq(lkb_oci_layer_open(im, 0, &a, &F.err), -1);
@@ -281,8 +285,7 @@ Test(oci_pull, corrupt_blobs_detected_and_refetched)
     /* Truncated layer and corrupt config: the next pull fetches them again. */
     cr_assert_eq(truncate(l1, 10), 0);
     flip_byte(cfg, 5);
-    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
-    lkb_image_free(im);
+    pull_into_cache(ref, "amd64");
     const char *digests[3] = {plat_layer(info, "amd64", 0), plat_layer(info, "amd64", 1),
                               plat_str(info, "amd64", "config")};
     for (int i = 0; i < 3; i++)
@@ -290,6 +293,7 @@ Test(oci_pull, corrupt_blobs_detected_and_refetched)
 
     /* Same-size corruption is also found by a (non-forced) pull. */
     flip_byte(l1, 3);
+    struct lkb_pull_opts o = fast_opts();
     cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
     cr_expect_eq(lkb_oci_layer_open(im, 1, &a, &F.err), 0, "%s", F.err.msg);
     archive_read_free(a);
@@ -311,10 +315,7 @@ Test(oci_pull, stamps_spare_the_hash_and_verify_still_hashes)
 {
     char *ref = ref_of("lkb-oci/stamp:1");
     json_t *info = push_image(F.reg, "lkb-oci/stamp:1", "amd64", NULL);
-    struct lkb_pull_opts o = fast_opts();
-    struct lkb_image *im;
-    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
-    lkb_image_free(im);
+    pull_into_cache(ref, "amd64");
     const char *digest = plat_layer(info, "amd64", 0);
     char *blob = blob_file(F.dir, digest), *stamp = NULL;
     cr_assert(asprintf(&stamp, "%s/verified/%s", F.dir, digest + 7) > 0);
@@ -323,8 +324,7 @@ Test(oci_pull, stamps_spare_the_hash_and_verify_still_hashes)
     flip_byte(blob, 100);
     cr_assert(!lkb_stamp_matches(blob, stamp), "a write left the stamp matching");
     cr_assert_eq(lkb_stamp_write(blob, stamp, &F.err), 0, "%s", F.err.msg);
-    cr_assert_eq(lkb_oci_pull(F.cache, ref, "amd64", &o, &im, &F.err), 0, "%s", F.err.msg);
-    lkb_image_free(im);
+    pull_into_cache(ref, "amd64");
     cr_expect_eq(access(blob, F_OK), 0, "a stamped blob was hashed anyway");
 
     size_t checked, removed;

@@ -127,12 +127,7 @@ int oci_ingest_commit(struct lkb_cache *c, struct oci_ingest *in, const char *di
         oci_ingest_abort(in);
         return -1;
     }
-    sync_blobs_dir(c);
-    char got[LKB_DIGEST_MAX];
-    memcpy(got, in->digest, sizeof got);
-    memset(in, 0, sizeof *in);
-    in->fd = -1;
-    memcpy(in->digest, got, sizeof got);
+    sync_blobs_dir(c); /* in keeps only its digest: store closed and freed the rest */
     return 0;
 }
 
@@ -159,9 +154,8 @@ int oci_ingest_finish(struct lkb_cache *c, struct oci_ingest *in, const char *di
      * counts. */
     sync_file_range(in->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     b->v[b->n++] = *in;
-    memset(in, 0, sizeof *in);
-    in->fd = -1;
-    memcpy(in->digest, b->v[b->n - 1].digest, sizeof in->digest);
+    in->fd = -1; /* the batch owns the file now; in keeps its digest */
+    in->tmp_path = NULL;
     return b->n >= BATCH_MAX ? oci_ingest_batch_commit(c, b, err) : 0;
 }
 

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* copy_file_range */
 #include "pipeline/rootfs_tar.h"
 
 #include <errno.h>
@@ -196,25 +195,14 @@ static int entry(struct lkb_tar_writer *w, const struct entry *e, struct lkb_err
 }
 
 /* A range of an unpacked layer copied by the kernel (no page of it mapped
- * into this process); 1 when copy_file_range cannot do it (another file
- * system on an old kernel), before anything was written. */
+ * into this process); 1 when the kernel refuses (lkb_fs_copy_range),
+ * before anything was written. */
 static int copy_range(struct lkb_tar_writer *w, const struct lkb_blob *b, struct lkb_error *err)
 {
     if (flush(w, err) < 0)
         return -1;
-    loff_t off = (loff_t)b->off;
-    for (size_t done = 0; done < b->size;) {
-        ssize_t n = copy_file_range(b->file->fd, &off, w->fd, NULL, b->size - done, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 && done == 0 && (n == 0 || errno == EXDEV || errno == ENOSYS ||
-                                    errno == EINVAL || errno == EOPNOTSUPP))
-            return 1;
-        if (n <= 0)
-            return lkb_error_errno(err, LKB_ERR_IO, n < 0 ? errno : EIO, "writing %s", w->what);
-        done += (size_t)n;
-    }
-    return 0;
+    int rc = lkb_fs_copy_range(b->file->fd, (off_t)b->off, w->fd, b->size);
+    return rc < 0 ? lkb_error_errno(err, LKB_ERR_IO, errno, "writing %s", w->what) : rc;
 }
 
 /* Files this large are copied by the kernel when they are layer ranges. */

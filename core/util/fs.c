@@ -104,27 +104,41 @@ static int write_sink(void *ctx, const char *buf, size_t n, struct lkb_error *er
     return lkb_fs_write_all(s->fd, buf, n, s->what, err);
 }
 
+int lkb_fs_copy_range(int in, off_t off, int out, size_t len)
+{
+    loff_t at = off;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = copy_file_range(in, &at, out, NULL, len - done, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 && done == 0 &&
+            (n == 0 || errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+             errno == EOPNOTSUPP || errno == EBADF))
+            return 1;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err)
 {
-    /* copy_file_range first: the kernel copies (or shares the extents of)
-     * a large initrd without it passing through this process. Where it is
-     * refused (another file system on old kernels, a pipe), copy by hand. */
+    /* A large initrd need not pass through this process. */
     int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in >= 0) {
-        struct stat st;
-        ssize_t n = 0;
-        off_t done = 0;
-        if (fstat(in, &st) == 0 && S_ISREG(st.st_mode))
-            while (done < st.st_size &&
-                   (n = copy_file_range(in, NULL, fd, NULL, (size_t)(st.st_size - done), 0)) > 0)
-                done += n;
-        int e = errno;
+    struct stat st;
+    if (in >= 0 && fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        int rc = lkb_fs_copy_range(in, 0, fd, (size_t)st.st_size), e = errno;
         close(in);
-        if (done > 0 && done == st.st_size)
+        if (rc == 0)
             return 0;
-        if (done > 0) /* part copied, then an error: no fallback from the middle */
-            return lkb_error_errno(err, LKB_ERR_IO, n < 0 ? e : EIO, "copying %s to %s", src,
-                                   dst);
+        if (rc < 0)
+            return lkb_error_errno(err, LKB_ERR_IO, e, "copying %s to %s", src, dst);
+    } else if (in >= 0) {
+        close(in);
     }
     struct fd_sink s = {fd, dst};
     return lkb_fs_each_chunk(src, write_sink, &s, err);

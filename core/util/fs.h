@@ -67,8 +67,16 @@ int lkb_fs_read_fd(int fd, size_t hint, const char *what, char **data, size_t *s
 typedef int (*lkb_fs_chunk_sink)(void *ctx, const char *buf, size_t n, struct lkb_error *err);
 int lkb_fs_each_chunk(const char *src, lkb_fs_chunk_sink sink, void *ctx, struct lkb_error *err);
 
-/* Append the regular file src to fd, streaming (lkb_fs_each_chunk). dst
- * names fd in errors. */
+/* Copy len bytes of in, from offset off, to out at its position with
+ * copy_file_range: the kernel copies (or shares extents) without the data
+ * passing through this process. 0 when done; 1 when the kernel refuses
+ * before a byte was written (another file system on an old kernel, a
+ * pipe, an O_APPEND file): the caller copies by hand; -1 with errno set
+ * after a part was copied, or on another error. */
+int lkb_fs_copy_range(int in, off_t off, int out, size_t len);
+
+/* Append the regular file src to fd (lkb_fs_copy_range, else streaming
+ * through lkb_fs_each_chunk). dst names fd in errors. */
 int lkb_fs_copy_into(int fd, const char *src, const char *dst, struct lkb_error *err);
 
 /* Whether the regular files a and b hold the same bytes, answered only

@@ -106,6 +106,11 @@ cmp -s file.tar stdout.tar || fail "-o - differs from -o FILE"
 tar tf stdout.tar >"$TMP/list" 2>/dev/null
 grep -qx "containers/onboot/000-one/config.json" "$TMP/list" || fail "-o -: not the rootfs tar"
 [ "$(ls -A | grep -c '^-$' || true)" = 0 ] || fail "-o - created a file named -"
+# appended to a file (O_APPEND: copy_file_range refuses it, the bytes are
+# copied by hand)
+"$LKB_BIN" build -q -cache "$C" -format tar -o - sys.yml >>appended.tar 2>"$TMP/err" ||
+  { cat "$TMP/err" >&2; fail "-o - >> FILE failed"; }
+cmp -s appended.tar file.tar || fail "-o - >> FILE differs from -o FILE"
 # through a pipe, and a full stdout is an error, not a success
 "$LKB_BIN" build -q -cache "$C" -format tar -o - sys.yml | cmp -s - file.tar || fail "-o - through a pipe"
 expect_rc 5 sh -c 'exec "$0" build -q -cache "$1" -format tar -o - "$2" >/dev/full' "$LKB_BIN" "$C" sys.yml
